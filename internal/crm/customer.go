@@ -126,7 +126,11 @@ type ItemResult struct {
 	Status   ItemStatus `json:"status"`
 	Customer *Customer  `json:"customer,omitempty"`
 	Error    *ItemError `json:"error,omitempty"`
+	err      error      // the failure as the adapter saw it, see Err
 }
+
+// Err returns the error that failed the item, or nil.
+func (r ItemResult) Err() error { return r.err }
 
 // ItemError describes why one batch item failed.
 type ItemError struct {
@@ -149,5 +153,38 @@ func NewItemError(err error) *ItemError {
 
 // Failed returns a failed result for item index.
 func Failed(index int, err error) ItemResult {
-	return ItemResult{Index: index, Status: StatusFailed, Error: NewItemError(err)}
+	return ItemResult{Index: index, Status: StatusFailed, Error: NewItemError(err), err: err}
+}
+
+// BatchSummary counts item results by status.
+type BatchSummary struct {
+	Total    int `json:"total"`
+	Created  int `json:"created"`
+	Updated  int `json:"updated"`
+	Accepted int `json:"accepted"`
+	Failed   int `json:"failed"`
+}
+
+// Add counts one result.
+func (s *BatchSummary) Add(r ItemResult) {
+	s.Total++
+	switch r.Status {
+	case StatusCreated:
+		s.Created++
+	case StatusUpdated:
+		s.Updated++
+	case StatusAccepted:
+		s.Accepted++
+	default:
+		s.Failed++
+	}
+}
+
+// BatchResult is the answer to a batch: one result per item, in input order.
+type BatchResult struct {
+	Connection string       `json:"connection"`
+	Vendor     string       `json:"vendor"`
+	Mode       Mode         `json:"mode"`
+	Summary    BatchSummary `json:"summary"`
+	Results    []ItemResult `json:"results"`
 }

@@ -48,7 +48,9 @@ func HelpCrunchWrite(f crm.Fields) (map[string]any, error) {
 			obj[key] = nil
 		}
 	}
-	if f.Tags.Present() {
+	if f.Tags.IsNull() {
+		obj["tags"] = nil // null clears, as for every other field
+	} else if f.Tags.Present() {
 		tags := []map[string]any{}
 		for i, t := range f.Tags.Value() {
 			if t.Name == "" {
@@ -60,7 +62,7 @@ func HelpCrunchWrite(f crm.Fields) (map[string]any, error) {
 			}
 			tags = append(tags, tag)
 		}
-		obj["tags"] = tags // null clears: HelpCrunch takes an empty list as "no tags"
+		obj["tags"] = tags
 	}
 	if len(f.CustomFields) > 0 {
 		// Written as a list of {property, value}; HelpCrunch reads it back as an object.

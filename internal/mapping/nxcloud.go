@@ -3,6 +3,7 @@ package mapping
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -47,6 +48,9 @@ func NXCloudWrite(f crm.Fields) (map[string]any, error) {
 		if sf.opt.IsNull() {
 			errs = append(errs, crm.FieldError{Field: sf.name, Reason: "nxcloud cannot clear a field: omit it instead of sending null"})
 		}
+	}
+	if f.Tags.IsNull() {
+		errs = append(errs, crm.FieldError{Field: "tags", Reason: "nxcloud cannot clear a field: omit it instead of sending null"})
 	}
 	obj := map[string]any{}
 
@@ -134,7 +138,11 @@ func NXCloudRead(obj map[string]any) crm.Customer {
 		Remote:    obj,
 	}
 	c.Name = strings.TrimSpace(c.FirstName + " " + c.LastName)
-	if id, ok := obj["id"]; ok && id != nil {
+	switch id := obj["id"].(type) {
+	case nil:
+	case float64: // fmt would print large ids as 1.234567e+06
+		c.ID = strconv.FormatFloat(id, 'f', -1, 64)
+	default:
 		c.ID = fmt.Sprint(id)
 	}
 	targets := map[string]*string{
@@ -149,6 +157,10 @@ func NXCloudRead(obj map[string]any) crm.Customer {
 		c.Gender = nxGender(float64(g))
 	case float64:
 		c.Gender = nxGender(g)
+	case json.Number:
+		if f, err := g.Float64(); err == nil {
+			c.Gender = nxGender(f)
+		}
 	}
 	if s := str(obj["tagStr"]); s != "" {
 		for _, name := range strings.Split(s, ",") {

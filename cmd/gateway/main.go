@@ -1,0 +1,209 @@
+// Command gateway runs CRM Gateway. With no configuration it starts in
+// sandbox mode: built-in vendor simulators, one connection per vendor and an
+// in-memory rate limiter.
+//
+//	gateway [-config FILE] [-listen ADDR]   serve (GATEWAY_CONFIG, GATEWAY_LISTEN)
+//	gateway version                         print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/crm-gateway/crm-gateway/internal/adapters"
+	"github.com/crm-gateway/crm-gateway/internal/auth"
+	"github.com/crm-gateway/crm-gateway/internal/config"
+	"github.com/crm-gateway/crm-gateway/internal/gateway"
+	"github.com/crm-gateway/crm-gateway/internal/ratelimit"
+	"github.com/crm-gateway/crm-gateway/internal/sandbox"
+	"github.com/crm-gateway/crm-gateway/internal/server"
+)
+
+// version is stamped at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) > 0 && args[0] == "version" {
+		fmt.Fprintln(stdout, "crm-gateway", buildVersion())
+		return nil
+	}
+	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	configPath := fs.String("config", getenv("GATEWAY_CONFIG"), "YAML config file (GATEWAY_CONFIG); none = sandbox mode")
+	listen := fs.String("listen", getenv("GATEWAY_LISTEN"), "listen address (GATEWAY_LISTEN; default :8080)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+
+	var cfg *config.Config
+	var sbx *sandbox.Sandbox
+	if *configPath == "" {
+		var err error
+		if sbx, err = sandbox.Start(getenv("GATEWAY_SANDBOX_KEY")); err != nil {
+			return err
+		}
+		defer sbx.Close(context.Background())
+		cfg = sbx.Config
+	} else {
+		var err error
+		if cfg, err = config.Load(*configPath, getenv); err != nil {
+			return err
+		}
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	log, err := newLogger(cfg.Log.Level)
+	if err != nil {
+		return err
+	}
+	defer log.Sync()
+
+	limiter, ready, closeRedis, err := newLimiter(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeRedis()
+
+	httpClient := &http.Client{Transport: adapters.NewTransport()}
+	var conns []*gateway.Connection
+	for _, name := range cfg.ConnectionNames() {
+		conn, err := adapters.Open(name, cfg.Connections[name], adapters.Deps{HTTP: httpClient, Limiter: limiter, Logger: log})
+		if err != nil {
+			return err
+		}
+		conns = append(conns, conn)
+	}
+	specs := make([]auth.Spec, len(cfg.APIKeys))
+	for i, k := range cfg.APIKeys {
+		specs[i] = auth.Spec{Name: k.Name, Key: k.Key.Reveal(), SHA256: k.SHA256, Connections: k.Connections}
+	}
+	keys, err := auth.NewKeys(specs)
+	if err != nil {
+		return err
+	}
+	handler, err := server.New(server.Options{
+		Gateway: gateway.New(conns...), Keys: keys, Logger: log,
+		MaxBodyBytes: cfg.Server.MaxBodyBytes, ValidateResponses: cfg.Server.ValidateResponses, Ready: ready,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler: handler, ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout, ReadTimeout: cfg.Server.ReadTimeout,
+		WriteTimeout: cfg.Server.WriteTimeout, IdleTimeout: cfg.Server.IdleTimeout, MaxHeaderBytes: 64 << 10,
+	}
+	url := "http://" + displayAddr(ln.Addr())
+	log.Info("gateway listening", zap.String("addr", ln.Addr().String()), zap.Bool("sandbox", cfg.Sandbox),
+		zap.Strings("connections", cfg.ConnectionNames()), zap.String("version", buildVersion()))
+	if sbx != nil {
+		fmt.Fprintf(stdout, "CRM Gateway %s in sandbox mode (simulated HelpCrunch, Zenvia and NXCloud)\n", buildVersion())
+		fmt.Fprintf(stdout, "  listening on  %s\n  API docs      %s/docs/\n  API key       %s\n", url, url, sbx.APIKey)
+		fmt.Fprintf(stdout, "  try: curl -H 'Authorization: Bearer %s' %s/v1/connections\n", sbx.APIKey, url)
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests", zap.Duration("timeout", cfg.Server.ShutdownTimeout))
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// newLimiter picks the rate limiter: Redis shared by all replicas (with a
+// conservative local fallback while Redis is down) when configured, else in
+// memory. It also returns the readiness check that goes with it.
+func newLimiter(cfg *config.Config, log *zap.Logger) (ratelimit.Limiter, func(context.Context) server.Readiness, func(), error) {
+	if cfg.Redis.URL == "" {
+		ready := func(context.Context) server.Readiness {
+			return server.Readiness{Status: "ready", Checks: map[string]string{"config": "ok", "redis": "disabled"}}
+		}
+		return ratelimit.NewLocal(), ready, func() {}, nil
+	}
+	opts, err := redis.ParseURL(cfg.Redis.URL.Reveal())
+	if err != nil {
+		return nil, nil, nil, errors.New("redis.url: not a valid redis:// URL") // the URL may hold a password: don't echo it
+	}
+	rdb := redis.NewClient(opts)
+	fb := ratelimit.NewFallback(ratelimit.NewRedis(rdb), cfg.Redis.Replicas, log)
+	ready := func(ctx context.Context) server.Readiness {
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		r := server.Readiness{Status: "ready", Checks: map[string]string{"config": "ok", "redis": "ok"}}
+		if err := rdb.Ping(ctx).Err(); err != nil || fb.Degraded() {
+			// Still serving, with each replica's share of every limit.
+			r.Status, r.Checks["redis"] = "degraded", "down"
+		}
+		return r
+	}
+	return fb, ready, func() { rdb.Close() }, nil
+}
+
+func newLogger(level string) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return nil, fmt.Errorf("log.level: %w", err)
+	}
+	cfg := zap.NewProductionConfig()
+	cfg.Level = zap.NewAtomicLevelAt(lvl)
+	cfg.Sampling = nil // one line per request means every request
+	return cfg.Build()
+}
+
+func buildVersion() string {
+	if version != "dev" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return version
+}
+
+// displayAddr turns ":8080" into "localhost:8080" for printed URLs.
+func displayAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil || host == "::" || host == "0.0.0.0" || host == "" {
+		return "localhost:" + port
+	}
+	return net.JoinHostPort(host, port)
+}

@@ -1,0 +1,80 @@
+// Package adapters turns a configured connection into a gateway connection
+// backed by its vendor's adapter (one subpackage per vendor). It is the one
+// place that knows every vendor, so adding a vendor means a subpackage and a
+// case here.
+package adapters
+
+import (
+	"fmt"
+	"net/http"
+
+	"go.uber.org/zap"
+
+	"github.com/crm-gateway/crm-gateway/internal/adapters/helpcrunch"
+	"github.com/crm-gateway/crm-gateway/internal/adapters/nxcloud"
+	"github.com/crm-gateway/crm-gateway/internal/adapters/zenvia"
+	"github.com/crm-gateway/crm-gateway/internal/config"
+	"github.com/crm-gateway/crm-gateway/internal/crm"
+	"github.com/crm-gateway/crm-gateway/internal/gateway"
+	"github.com/crm-gateway/crm-gateway/internal/ratelimit"
+	"github.com/crm-gateway/crm-gateway/internal/vendorhttp"
+)
+
+// Deps are what every adapter shares.
+type Deps struct {
+	HTTP    *http.Client       // pooled transport for all vendor calls
+	Limiter vendorhttp.Limiter // shared rate buckets
+	Logger  *zap.Logger
+}
+
+// BucketLimit converts a vendor quota into a bucket that never admits more
+// than Requests in any Period: the burst is carved out of the quota, so the
+// steady rate is (Requests-Burst)/Period. A vendor counting a sliding window
+// then never sees more than its quota, whatever the burst.
+func BucketLimit(l config.Limits) ratelimit.Limit {
+	rate := l.Requests - l.Burst
+	if rate < 1 {
+		rate = 1
+	}
+	return ratelimit.Limit{Rate: rate, Period: l.Period, Burst: l.Burst}
+}
+
+// Open builds the connection name from its configuration.
+func Open(name string, c *config.Connection, d Deps) (*gateway.Connection, error) {
+	client := &vendorhttp.Client{
+		Vendor: c.Vendor, Bucket: name, BaseURL: c.BaseURL, HTTP: d.HTTP, Limiter: d.Limiter,
+		Limit: BucketLimit(c.Limits), Quota: ratelimit.Limit{Rate: c.Limits.Requests, Period: c.Limits.Period, Burst: c.Limits.Burst},
+		MaxWait: c.Limits.MaxWait, Timeout: c.Timeout, Logger: d.Logger,
+	}
+	if err := client.Limit.Valid(); err != nil {
+		return nil, fmt.Errorf("connection %s: limits: %w", name, err)
+	}
+	var conn crm.Connector
+	cr := c.Credentials
+	switch c.Vendor {
+	case crm.VendorHelpCrunch:
+		conn = helpcrunch.New(client, cr.APIKey.Reveal(), c.Limits.BatchSize)
+	case crm.VendorZenvia:
+		conn = zenvia.New(client, cr.Token.Reveal(), c.Limits.BatchSize)
+	case crm.VendorNXCloud:
+		conn = nxcloud.New(client, nxcloud.Account{AccessKey: cr.AccessKey, AccessSecret: cr.AccessSecret.Reveal(),
+			TenantID: cr.TenantID, AppKey: cr.AppKey}, c.Limits.BatchSize)
+	default:
+		return nil, fmt.Errorf("connection %s: unknown vendor %q", name, c.Vendor)
+	}
+	return &gateway.Connection{
+		Name: name, Sandbox: c.Sandbox, Connector: conn,
+		Limits: crm.Limits{Requests: c.Limits.Requests, Period: c.Limits.Period, Burst: c.Limits.Burst,
+			MaxWait: c.Limits.MaxWait, BatchSize: conn.BatchSize()},
+	}, nil
+}
+
+// NewTransport returns the pooled HTTP transport for vendor calls. The
+// default keeps 2 idle connections per host, which under load means a new
+// TCP (and TLS) handshake for most calls.
+func NewTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 512
+	t.MaxIdleConnsPerHost = 128
+	return t
+}

@@ -1,0 +1,121 @@
+// Package server is the gateway's HTTP API: Echo routes generated from
+// api/openapi.yaml (package oapi), authentication, request validation
+// against the same spec, problem+json errors, request ids and access logs.
+// New returns an *echo.Echo that tests drive with httptest without a port.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+
+	"github.com/crm-gateway/crm-gateway/api"
+	"github.com/crm-gateway/crm-gateway/internal/auth"
+	"github.com/crm-gateway/crm-gateway/internal/docsui"
+	"github.com/crm-gateway/crm-gateway/internal/gateway"
+	"github.com/crm-gateway/crm-gateway/internal/oapi"
+)
+
+// Readiness reports whether the gateway can take traffic.
+type Readiness struct {
+	Status string            `json:"status"` // ready, degraded, not_ready
+	Checks map[string]string `json:"checks"`
+}
+
+// Options configure the server.
+type Options struct {
+	Gateway *gateway.Gateway
+	Keys    *auth.Keys
+	Logger  *zap.Logger
+	// MaxBodyBytes caps request bodies (default 10 MiB).
+	MaxBodyBytes int64
+	// ValidateResponses checks every response against the spec (tests).
+	ValidateResponses bool
+	// Ready reports readiness; nil means always ready.
+	Ready func(context.Context) Readiness
+}
+
+// Server implements the generated oapi.ServerInterface.
+type Server struct {
+	gw      *gateway.Gateway
+	keys    *auth.Keys
+	log     *zap.Logger
+	maxBody int64
+	ready   func(context.Context) Readiness
+	routes  map[string]*routers.Route
+}
+
+var _ oapi.ServerInterface = (*Server)(nil)
+
+// New builds the gateway's HTTP handler.
+func New(opts Options) (*echo.Echo, error) {
+	spec, specJSON, err := loadSpec()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		gw: opts.Gateway, keys: opts.Keys, log: opts.Logger, maxBody: opts.MaxBodyBytes,
+		ready: opts.Ready, routes: routeTable(spec),
+	}
+	if s.log == nil {
+		s.log = zap.NewNop()
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = 10 << 20
+	}
+	if s.ready == nil {
+		s.ready = func(context.Context) Readiness {
+			return Readiness{Status: "ready", Checks: map[string]string{"config": "ok"}}
+		}
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.errorHandler
+	e.Use(s.recover, s.requestID, s.accessLog)
+	if opts.ValidateResponses {
+		e.Use(s.validateResponses)
+	}
+	e.Use(s.validate, s.preferences)
+	oapi.RegisterHandlers(e, s)
+
+	e.GET("/openapi.yaml", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", api.Spec) })
+	e.GET("/openapi.json", func(c echo.Context) error { return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, specJSON) })
+	docs := echo.WrapHandler(docsui.Handler())
+	e.GET(docsui.MountPath, docs)
+	e.GET(docsui.MountPath+"/*", docs)
+	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, docsui.MountPath+"/") })
+	return e, nil
+}
+
+// loadSpec parses the embedded spec for validation and renders it as JSON
+// for /openapi.json. Servers are then dropped so requests validate whatever
+// host and port the gateway is reached on.
+func loadSpec() (*openapi3.T, []byte, error) {
+	loader := openapi3.NewLoader()
+	spec, err := loader.LoadFromData(api.Spec)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load openapi spec: %w", err)
+	}
+	if err := spec.Validate(loader.Context); err != nil {
+		return nil, nil, fmt.Errorf("openapi spec is invalid: %w", err)
+	}
+	specJSON, err := json.Marshal(spec)
+	if err != nil {
+		return nil, nil, fmt.Errorf("render openapi spec as json: %w", err)
+	}
+	spec.Servers = nil
+	return spec, specJSON, nil
+}
+
+func jsonEncode(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}

@@ -1,0 +1,260 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/mail"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+
+	"github.com/crm-gateway/crm-gateway/internal/crm"
+)
+
+func init() {
+	// kin-openapi checks no "email" format by default; accept a bare address only.
+	openapi3.DefineStringFormatCallback("email", func(s string) error {
+		a, err := mail.ParseAddress(s)
+		if err != nil || a.Address != s {
+			return errors.New("not a valid email address")
+		}
+		return nil
+	})
+}
+
+// routeTable maps "METHOD /echo/:path" to the spec operation it serves, so
+// validation reuses Echo's routing instead of matching the path again.
+func routeTable(spec *openapi3.T) map[string]*routers.Route {
+	table := map[string]*routers.Route{}
+	for path, item := range spec.Paths.Map() {
+		echoPath := strings.NewReplacer("{", ":", "}", "").Replace(path)
+		for method, op := range item.Operations() {
+			table[method+" "+echoPath] = &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op}
+		}
+	}
+	return table
+}
+
+// Where validate leaves the request body and the caller's key for handlers.
+const (
+	bodyKey   = "crm.body"
+	apiKeyKey = "crm.key"
+)
+
+// validate authenticates (when the operation is secured), reads the body
+// under the size limit, and validates the request against the spec, answering
+// one problem that lists every bad field. The body is decoded by the handler
+// from the same bytes; schemas with additionalProperties: false guarantee
+// that Go's case-insensitive decoding cannot bind a key the schema did not check.
+func (s *Server) validate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		route := s.routes[req.Method+" "+c.Path()]
+		if route == nil {
+			return next(c)
+		}
+		if secured(route) {
+			key, err := s.keys.Authenticate(req.Header.Get(echo.HeaderAuthorization))
+			if err != nil {
+				return err
+			}
+			if conn := c.Param("connection"); conn != "" && !key.Allows(conn) {
+				return crm.Errorf(crm.EForbidden, "this API key may not use connection %q", conn)
+			}
+			c.Set(apiKeyKey, key)
+		}
+		if route.Operation.RequestBody != nil {
+			body, err := s.readBody(req)
+			if err != nil {
+				return err
+			}
+			c.Set(bodyKey, body)
+		}
+		params := map[string]string{}
+		for i, name := range c.ParamNames() {
+			params[name] = c.ParamValues()[i]
+		}
+		input := &openapi3filter.RequestValidationInput{
+			Request: req, PathParams: params, Route: route,
+			Options: &openapi3filter.Options{
+				MultiError:         true,
+				AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, // done above
+			},
+		}
+		if err := openapi3filter.ValidateRequest(req.Context(), input); err != nil {
+			return crm.Invalid("the request does not match the API schema", fieldErrors(err)...)
+		}
+		return next(c)
+	}
+}
+
+// secured reports whether the operation needs an API key (the spec's global
+// requirement applies unless the operation overrides it with an empty list).
+func secured(r *routers.Route) bool {
+	if r.Operation.Security != nil {
+		return len(*r.Operation.Security) > 0
+	}
+	return len(r.Spec.Security) > 0
+}
+
+// readBody reads the whole body within the size limit, checks it is JSON,
+// and leaves it re-readable for the validator.
+func (s *Server) readBody(req *http.Request) ([]byte, error) {
+	if mt, _, _ := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType)); mt != "application/json" {
+		return nil, echo.NewHTTPError(http.StatusUnsupportedMediaType, "send the body as application/json")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, req.Body, s.maxBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, echo.NewHTTPError(http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body exceeds %d bytes", s.maxBody))
+		}
+		return nil, crm.Invalid("the request body could not be read")
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	return body, nil
+}
+
+var propertyName = regexp.MustCompile(`^property "(.*)" is (missing|unsupported)$`)
+
+// fieldErrors flattens kin-openapi's validation errors into one entry per
+// bad field, with JSON paths such as customers[3].email.
+func fieldErrors(err error) []crm.FieldError {
+	var out []crm.FieldError
+	var walk func(err error, param string)
+	walk = func(err error, param string) {
+		var me openapi3.MultiError
+		var re *openapi3filter.RequestError
+		var se *openapi3.SchemaError
+		var pe *openapi3filter.ParseError
+		switch {
+		case errors.As(err, &me):
+			for _, e := range me {
+				walk(e, param)
+			}
+		case errors.As(err, &re):
+			switch {
+			case re.Parameter != nil:
+				param = re.Parameter.Name
+			case re.Err == nil:
+				out = append(out, crm.FieldError{Field: "body", Reason: re.Reason})
+				return
+			}
+			if re.Err == nil || errors.Is(re.Err, openapi3filter.ErrInvalidRequired) && param != "" {
+				out = append(out, crm.FieldError{Field: orBody(param), Reason: orText(re.Reason, "is required")})
+				return
+			}
+			walk(re.Err, param)
+		case errors.As(err, &pe):
+			out = append(out, crm.FieldError{Field: orBody(param), Reason: "is not valid JSON or cannot be decoded"})
+		case errors.As(err, &se):
+			field := jsonPath(param, se.JSONPointer())
+			reason := se.Reason
+			if m := propertyName.FindStringSubmatch(se.Reason); m != nil {
+				field = jsonPath(field, []string{m[1]})
+				reason = map[string]string{"missing": "is required", "unsupported": "is not a known field"}[m[2]]
+			}
+			out = append(out, crm.FieldError{Field: orBody(field), Reason: reason})
+		case errors.Is(err, openapi3filter.ErrInvalidRequired):
+			out = append(out, crm.FieldError{Field: orBody(param), Reason: "is required"})
+		default:
+			out = append(out, crm.FieldError{Field: orBody(param), Reason: err.Error()})
+		}
+	}
+	walk(err, "")
+	return out
+}
+
+// jsonPath renders a JSON pointer as a.b[2].c under prefix.
+func jsonPath(prefix string, pointer []string) string {
+	var b strings.Builder
+	b.WriteString(prefix)
+	for _, seg := range pointer {
+		if _, err := strconv.Atoi(seg); err == nil {
+			b.WriteString("[" + seg + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(seg)
+	}
+	return b.String()
+}
+
+func orBody(field string) string { return orText(field, "body") }
+
+func orText(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// responseRecorder buffers a response so it can be validated before it is sent.
+type responseRecorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *responseRecorder) Header() http.Header         { return r.header }
+func (r *responseRecorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+func (r *responseRecorder) WriteHeader(status int)      { r.status = status }
+
+// validateResponses checks every response of a spec route against the
+// spec. A response that breaks the contract is replaced by a 500 problem
+// naming the violation: meant for tests and staging, where a contract break
+// must be loud.
+func (s *Server) validateResponses(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		route := s.routes[req.Method+" "+c.Path()]
+		if route == nil {
+			return next(c)
+		}
+		res := c.Response()
+		orig := res.Writer
+		rec := &responseRecorder{header: orig.Header().Clone(), status: http.StatusOK}
+		res.Writer = rec
+		if err := next(c); err != nil {
+			c.Error(err)
+		}
+		res.Writer = orig
+		params := map[string]string{}
+		for i, name := range c.ParamNames() {
+			params[name] = c.ParamValues()[i]
+		}
+		verr := openapi3filter.ValidateResponse(req.Context(), &openapi3filter.ResponseValidationInput{
+			RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
+			Status:                 rec.status,
+			Header:                 rec.header,
+			Body:                   io.NopCloser(bytes.NewReader(rec.body.Bytes())),
+			Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+		})
+		if verr != nil {
+			s.log.Error("response breaks the API contract", zap.String("route", c.Path()), zap.Int("status", rec.status), zap.Error(verr))
+			orig.Header().Set(echo.HeaderContentType, "application/problem+json")
+			orig.WriteHeader(http.StatusInternalServerError)
+			return jsonEncode(orig, &Problem{Type: problemType(crm.EInternal), Title: "Response Breaks Contract",
+				Status: http.StatusInternalServerError, Code: crm.EInternal, Detail: verr.Error()})
+		}
+		for k, v := range rec.header {
+			orig.Header()[k] = v
+		}
+		orig.WriteHeader(rec.status)
+		_, err := orig.Write(rec.body.Bytes())
+		return err
+	}
+}
