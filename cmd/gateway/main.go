@@ -163,6 +163,10 @@ func newLimiter(cfg *config.Config, log *zap.Logger) (ratelimit.Limiter, func(co
 	if err != nil {
 		return nil, nil, nil, errors.New("redis.url: not a valid redis:// URL") // the URL may hold a password: don't echo it
 	}
+	// Fail fast: while Redis is down the fallback bucket decides, and a
+	// slow failure would add its latency to every vendor call.
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = time.Second, 500*time.Millisecond, 500*time.Millisecond
+	opts.DialerRetries = 1
 	rdb := redis.NewClient(opts)
 	fb := ratelimit.NewFallback(ratelimit.NewRedis(rdb), cfg.Redis.Replicas, log)
 	ready := func(ctx context.Context) server.Readiness {

@@ -25,6 +25,7 @@ type Fallback struct {
 	logger     *zap.Logger
 	now        func() time.Time
 	probeEvery time.Duration
+	timeout    time.Duration
 
 	// degraded is read on every call; the mutex is only taken while degraded or on a transition.
 	degraded  atomic.Bool
@@ -37,8 +38,8 @@ var _ Limiter = (*Fallback)(nil)
 
 // NewFallback returns a limiter that uses primary and falls back to local buckets running at
 // 1/replicas of each limit (replicas is the number of gateway replicas sharing the primary; values
-// below 1 mean 1). A nil logger logs nothing. Options: [WithProbeInterval], [WithClock],
-// [WithSweepInterval].
+// below 1 mean 1). A nil logger logs nothing. Options: [WithProbeInterval], [WithPrimaryTimeout],
+// [WithClock], [WithSweepInterval].
 func NewFallback(primary Limiter, replicas int, logger *zap.Logger, opts ...Option) *Fallback {
 	if logger == nil {
 		logger = zap.NewNop()
@@ -51,6 +52,7 @@ func NewFallback(primary Limiter, replicas int, logger *zap.Logger, opts ...Opti
 		logger:     logger,
 		now:        c.now,
 		probeEvery: c.probeEvery,
+		timeout:    c.timeout,
 	}
 }
 
@@ -64,14 +66,16 @@ func (f *Fallback) Reserve(ctx context.Context, key string, l Limit, maxWait tim
 	if err := l.Valid(); err != nil {
 		return Reservation{}, fmt.Errorf("ratelimit: reserve %q: %w", key, err)
 	}
-	if use, probe := f.usePrimary(); use {
-		r, err := f.primary.Reserve(ctx, key, l, maxWait)
-		if f.settle(ctx, probe, err) {
-			return r, nil
-		}
-		if ctx.Err() != nil {
-			return Reservation{}, fmt.Errorf("ratelimit: reserve %q: %w", key, ctx.Err())
-		}
+	var r Reservation
+	answered, err := f.tryPrimary(ctx, func(pctx context.Context) (err error) {
+		r, err = f.primary.Reserve(pctx, key, l, maxWait)
+		return err
+	})
+	switch {
+	case err != nil:
+		return Reservation{}, fmt.Errorf("ratelimit: reserve %q: %w", key, err)
+	case answered:
+		return r, nil
 	}
 	return f.local.Reserve(ctx, key, l.Share(f.replicas), maxWait)
 }
@@ -82,13 +86,30 @@ func (f *Fallback) Block(ctx context.Context, key string, l Limit, d time.Durati
 	if err := l.Valid(); err != nil {
 		return fmt.Errorf("ratelimit: block %q: %w", key, err)
 	}
-	if use, probe := f.usePrimary(); use {
-		err := f.primary.Block(ctx, key, l, d)
-		if !f.settle(ctx, probe, err) && ctx.Err() != nil {
-			return fmt.Errorf("ratelimit: block %q: %w", key, ctx.Err())
-		}
+	_, err := f.tryPrimary(ctx, func(pctx context.Context) error {
+		return f.primary.Block(pctx, key, l, d)
+	})
+	if err != nil {
+		return fmt.Errorf("ratelimit: block %q: %w", key, err)
 	}
 	return f.local.Block(ctx, key, l.Share(f.replicas), d)
+}
+
+// tryPrimary runs call against the primary, bounded by the primary timeout, unless the primary is
+// degraded and not due for a probe. It reports whether the primary answered; the error is only
+// ever the caller's own context ending, never the primary's failure.
+func (f *Fallback) tryPrimary(ctx context.Context, call func(context.Context) error) (bool, error) {
+	use, probe := f.usePrimary()
+	if !use {
+		return false, nil
+	}
+	pctx, cancel := context.WithTimeout(ctx, f.timeout)
+	err := call(pctx)
+	cancel()
+	if f.settle(ctx, probe, err) {
+		return true, nil
+	}
+	return false, ctx.Err()
 }
 
 // usePrimary reports whether this call should go to the primary, and whether it is the probe
@@ -111,8 +132,8 @@ func (f *Fallback) usePrimary() (use, probe bool) {
 
 // settle records the outcome of a primary call and reports whether it succeeded. Only the probe
 // may declare recovery: a call started before an outage may still succeed after others failed,
-// and letting it flip the state back would log spurious transitions. A call abandoned by its own
-// context says nothing about the primary.
+// and letting it flip the state back would log spurious transitions. A call abandoned by the
+// caller's own context says nothing about the primary; one cut short by the primary timeout does.
 func (f *Fallback) settle(ctx context.Context, probe bool, err error) bool {
 	if err == nil && !probe {
 		return true

@@ -31,7 +31,10 @@ func (p *fakePrimary) enter(ctx context.Context) error {
 	p.mu.Unlock()
 	if gate != nil {
 		entered <- struct{}{}
-		<-gate
+		select {
+		case <-gate:
+		case <-ctx.Done():
+		}
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -329,5 +332,26 @@ func TestFallbackBlockSurvivesOutage(t *testing.T) {
 	r, err := f.Reserve(ctx, "k", l, 0)
 	if err != nil || r.OK || r.RetryAfter != 30*time.Second {
 		t.Fatalf("Reserve after outage = %+v, %v; want refused for the remaining 30s of the block", r, err)
+	}
+}
+
+// TestFallbackHungPrimary checks that a primary which hangs instead of failing is cut off by the
+// primary timeout and treated as down, rather than holding the caller until its own deadline.
+func TestFallbackHungPrimary(t *testing.T) {
+	primary := &fakePrimary{decision: primaryDecision, gate: make(chan struct{}), entered: make(chan struct{}, 1)}
+	logger, logs := observed()
+	f := NewFallback(primary, 2, logger, WithPrimaryTimeout(20*time.Millisecond))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	r, err := f.Reserve(ctx, "k", PerMinute(120, 10), 0)
+	if elapsed := time.Since(start); elapsed > 2*time.Second {
+		t.Fatalf("Reserve took %s with a 20ms primary timeout", elapsed)
+	}
+	if err != nil || !r.OK || r == primaryDecision {
+		t.Fatalf("Reserve = %+v, %v; want a local reservation", r, err)
+	}
+	if fb, _ := logCounts(logs); !f.Degraded() || fb != 1 {
+		t.Fatalf("Degraded() = %v with %d fall-back logs, want true and 1", f.Degraded(), fb)
 	}
 }

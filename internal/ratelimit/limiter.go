@@ -34,6 +34,8 @@ type Limiter interface {
 	Reserve(ctx context.Context, key string, l Limit, maxWait time.Duration) (Reservation, error)
 	// Block pushes the bucket forward so no token is granted for d from now (vendor 429 /
 	// Retry-After feedback shared by every replica). Tokens already reserved stay reserved.
+	// At now+d the bucket starts empty and refills at the limit's rate rather than offering a
+	// full burst, because the vendor has just said it is saturated.
 	Block(ctx context.Context, key string, l Limit, d time.Duration) error
 }
 
@@ -77,6 +79,7 @@ type config struct {
 	now        func() time.Time
 	sweepEvery time.Duration
 	probeEvery time.Duration
+	timeout    time.Duration
 }
 
 // newConfig applies opts over the defaults.
@@ -86,6 +89,7 @@ func newConfig(opts []Option) config {
 		now:        time.Now,
 		sweepEvery: time.Minute,
 		probeEvery: time.Second,
+		timeout:    500 * time.Millisecond,
 	}
 	for _, o := range opts {
 		o(&c)
@@ -122,6 +126,18 @@ func WithProbeInterval(d time.Duration) Option {
 	return func(c *config) {
 		if d > 0 {
 			c.probeEvery = d
+		}
+	}
+}
+
+// WithPrimaryTimeout bounds each call a [Fallback] makes to its primary (default 500 ms; a
+// decision normally takes about a millisecond). Without it a Redis that hangs rather than
+// refusing connections would hold every request until the caller's own deadline, which Fallback
+// must report as the caller's error instead of falling back. Used by [NewFallback].
+func WithPrimaryTimeout(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.timeout = d
 		}
 	}
 }

@@ -134,40 +134,38 @@ func fieldErrors(err error) []crm.FieldError {
 	var out []crm.FieldError
 	var walk func(err error, param string)
 	walk = func(err error, param string) {
-		var me openapi3.MultiError
-		var re *openapi3filter.RequestError
-		var se *openapi3.SchemaError
-		var pe *openapi3filter.ParseError
-		switch {
-		case errors.As(err, &me):
-			for _, e := range me {
-				walk(e, param)
+		// Switch on concrete types: errors.As would look through a
+		// RequestError into its inner MultiError and lose the parameter.
+		switch e := err.(type) {
+		case openapi3.MultiError:
+			for _, inner := range e {
+				walk(inner, param)
 			}
-		case errors.As(err, &re):
-			switch {
-			case re.Parameter != nil:
-				param = re.Parameter.Name
-			case re.Err == nil:
-				out = append(out, crm.FieldError{Field: "body", Reason: re.Reason})
+		case *openapi3filter.RequestError:
+			if e.Parameter != nil {
+				param = e.Parameter.Name
+			}
+			if e.Err == nil || errors.Is(e.Err, openapi3filter.ErrInvalidRequired) {
+				reason := e.Reason
+				if e.Err != nil || reason == "" {
+					reason = "is required"
+				}
+				out = append(out, crm.FieldError{Field: orBody(param), Reason: reason})
 				return
 			}
-			if re.Err == nil || errors.Is(re.Err, openapi3filter.ErrInvalidRequired) && param != "" {
-				out = append(out, crm.FieldError{Field: orBody(param), Reason: orText(re.Reason, "is required")})
-				return
-			}
-			walk(re.Err, param)
-		case errors.As(err, &pe):
+			walk(e.Err, param)
+		case *openapi3filter.ParseError:
 			out = append(out, crm.FieldError{Field: orBody(param), Reason: "is not valid JSON or cannot be decoded"})
-		case errors.As(err, &se):
-			field := jsonPath(param, se.JSONPointer())
-			reason := se.Reason
-			if m := propertyName.FindStringSubmatch(se.Reason); m != nil {
-				field = jsonPath(field, []string{m[1]})
+		case *openapi3.SchemaError:
+			pointer := e.JSONPointer()
+			reason := e.Reason
+			if m := propertyName.FindStringSubmatch(e.Reason); m != nil {
+				if len(pointer) == 0 || pointer[len(pointer)-1] != m[1] {
+					pointer = append(pointer, m[1])
+				}
 				reason = map[string]string{"missing": "is required", "unsupported": "is not a known field"}[m[2]]
 			}
-			out = append(out, crm.FieldError{Field: orBody(field), Reason: reason})
-		case errors.Is(err, openapi3filter.ErrInvalidRequired):
-			out = append(out, crm.FieldError{Field: orBody(param), Reason: "is required"})
+			out = append(out, crm.FieldError{Field: orBody(jsonPath(param, pointer)), Reason: reason})
 		default:
 			out = append(out, crm.FieldError{Field: orBody(param), Reason: err.Error()})
 		}
