@@ -4,14 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/crm-gateway/crm-gateway/internal/vendorsim"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server goroutine to write to
@@ -122,3 +127,91 @@ func TestBadConfigNamesTheField(t *testing.T) {
 }
 
 func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }
+
+// TestRedisDownServesDegraded points the gateway at a Redis that does not
+// answer: it must keep serving vendor calls with the local fallback bucket,
+// report degraded on /readyz, and never answer 500.
+func TestRedisDownServesDegraded(t *testing.T) {
+	sims := vendorsim.NewSet()
+	simSrv := httptest.NewServer(sims.Handler())
+	defer simSrv.Close()
+	dead, _ := net.Listen("tcp", "127.0.0.1:0")
+	deadAddr := dead.Addr().String()
+	dead.Close() // nothing listens there now
+
+	path := t.TempDir() + "/gateway.yaml"
+	cfg := fmt.Sprintf(`
+redis: {url: "redis://%s/0", replicas: 2}
+api_keys: [{name: a, key: k, connections: ["*"]}]
+connections:
+  hc:
+    vendor: helpcrunch
+    base_url: %s/helpcrunch/v1
+    credentials: {api_key: sandbox-helpcrunch-key}
+`, deadAddr, simSrv.URL)
+	if err := writeFile(path, cfg); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	port := freePort(t)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-config", path, "-listen", "127.0.0.1:" + port}, func(string) string { return "" }, io.Discard)
+	}()
+	base := "http://127.0.0.1:" + port
+	waitUp(t, base+"/healthz")
+
+	for i := range 3 {
+		req, _ := http.NewRequest("POST", base+"/v1/connections/hc/customers", strings.NewReader(fmt.Sprintf(`{"name":"c%d"}`, i)))
+		req.Header.Set("Authorization", "Bearer k")
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("create with Redis down: %d", resp.StatusCode)
+		}
+	}
+	resp, err := http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Status string
+		Checks map[string]string
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&r)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || r.Status != "degraded" || r.Checks["redis"] != "down" {
+		t.Fatalf("/readyz with Redis down: %d %+v", resp.StatusCode, r)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port
+}
+
+func waitUp(t *testing.T, url string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			return
+		}
+	}
+	t.Fatalf("%s did not come up", url)
+}

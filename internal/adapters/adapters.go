@@ -7,6 +7,7 @@ package adapters
 import (
 	"fmt"
 	"net/http"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -27,16 +28,22 @@ type Deps struct {
 	Logger  *zap.Logger
 }
 
+// jitterGuard stretches each bucket's period a little: requests admitted
+// exactly one period apart can reach the vendor closer together than that
+// (network and scheduling jitter), which a vendor counting a sliding window
+// would see as one request too many.
+const jitterGuard = 0.02
+
 // BucketLimit converts a vendor quota into a bucket that never admits more
-// than Requests in any Period: the burst is carved out of the quota, so the
-// steady rate is (Requests-Burst)/Period. A vendor counting a sliding window
-// then never sees more than its quota, whatever the burst.
+// than Requests in any Period. A GCRA bucket admits at most Rate+Burst-1 in
+// any window of one Period, so the burst is carved out of the quota: the
+// steady rate is Requests-Burst+1 per Period (plus the jitter guard).
+// Burst 1 gives the vendor's full sustained rate; a larger burst buys
+// latency for the first calls at the cost of throughput.
 func BucketLimit(l config.Limits) ratelimit.Limit {
-	rate := l.Requests - l.Burst
-	if rate < 1 {
-		rate = 1
-	}
-	return ratelimit.Limit{Rate: rate, Period: l.Period, Burst: l.Burst}
+	rate := max(l.Requests-l.Burst+1, 1)
+	period := l.Period + time.Duration(float64(l.Period)*jitterGuard)
+	return ratelimit.Limit{Rate: rate, Period: period, Burst: l.Burst}
 }
 
 // Open builds the connection name from its configuration.

@@ -36,6 +36,11 @@ func (s Secret) String() string {
 // MarshalText masks the secret in JSON, YAML and zap output.
 func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// Format masks the secret under every fmt verb, %#v and %d included.
+func (s Secret) Format(f fmt.State, verb rune) {
+	fmt.Fprintf(f, fmt.FormatString(f, verb), s.String())
+}
+
 // Config is the whole configuration.
 type Config struct {
 	// Listen is the address to serve on; the -listen flag and GATEWAY_LISTEN override it.
@@ -103,6 +108,14 @@ type Connection struct {
 	Sandbox bool `yaml:"-"`
 }
 
+// Format prints the connection with its secrets masked. Without it, fmt
+// prints a *Connection nested in a Config under a verb that does not suit
+// pointers (%s, %q) as a raw dump that bypasses Secret's masking.
+func (c Connection) Format(f fmt.State, verb rune) {
+	type connection Connection // without methods
+	fmt.Fprintf(f, fmt.FormatString(f, verb), connection(c))
+}
+
 // Credentials are a vendor account's secrets; which ones depends on the vendor.
 type Credentials struct {
 	APIKey       Secret `yaml:"api_key"`       // helpcrunch
@@ -132,11 +145,11 @@ type Limits struct {
 // document none, so theirs are conservative guesses, overridable.
 var VendorDefaults = map[string]Connection{
 	"helpcrunch": {BaseURL: "https://api.helpcrunch.com/v1", Timeout: 15 * time.Second,
-		Limits: Limits{Requests: 120, Period: time.Minute, Burst: 10, MaxWait: 10 * time.Second, BatchSize: 10}},
+		Limits: Limits{Requests: 120, Period: time.Minute, Burst: 5, MaxWait: 10 * time.Second, BatchSize: 10}},
 	"zenvia": {BaseURL: "https://zchat.zenvia.io", Timeout: 15 * time.Second,
-		Limits: Limits{Requests: 60, Period: time.Minute, Burst: 5, MaxWait: 10 * time.Second, BatchSize: 50}},
+		Limits: Limits{Requests: 60, Period: time.Minute, Burst: 3, MaxWait: 10 * time.Second, BatchSize: 50}},
 	"nxcloud": {BaseURL: "https://api.nxcloud.com", Timeout: 15 * time.Second,
-		Limits: Limits{Requests: 60, Period: time.Minute, Burst: 5, MaxWait: 10 * time.Second, BatchSize: 100}},
+		Limits: Limits{Requests: 60, Period: time.Minute, Burst: 3, MaxWait: 10 * time.Second, BatchSize: 100}},
 }
 
 // maxBatch is each vendor's documented maximum batch size (0: none documented).
@@ -191,6 +204,7 @@ var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 // variable is an error naming it, so a missing secret fails at start.
 func expand(n *yaml.Node, getenv func(string) string) error {
 	if n.Kind == yaml.ScalarNode {
+		orig := n.Value
 		var missing []string
 		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
 			name := envRef.FindStringSubmatch(ref)[1]
@@ -203,6 +217,12 @@ func expand(n *yaml.Node, getenv func(string) string) error {
 		if len(missing) > 0 {
 			return fmt.Errorf("config line %d: environment variable %s is not set", n.Line, strings.Join(missing, ", "))
 		}
+		// The parser typed the plain scalar "${VAR}" as a string; drop that
+		// so the value is typed as if written literally (tenant_id: ${ID} is
+		// a number), except as null. Quoting the reference keeps a string.
+		if n.Value != orig && n.Style == 0 && !isNull(n.Value) {
+			n.Tag = ""
+		}
 		return nil
 	}
 	for i, c := range n.Content {
@@ -214,6 +234,15 @@ func expand(n *yaml.Node, getenv func(string) string) error {
 		}
 	}
 	return nil
+}
+
+// isNull reports whether a plain scalar v would read as YAML null.
+func isNull(v string) bool {
+	switch v {
+	case "", "~", "null", "Null", "NULL":
+		return true
+	}
+	return false
 }
 
 // ApplyDefaults fills what the file left out.

@@ -6,6 +6,7 @@
 package vendorsim
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -30,19 +31,40 @@ type Set struct {
 
 // NewSet returns simulators with the vendors' documented defaults.
 func NewSet() *Set {
-	return &Set{
-		HelpCrunch: helpcrunch.New(helpcrunch.Config{}),
-		Zenvia:     zenvia.New(zenvia.Config{}),
-		NXCloud:    nxcloud.New(nxcloud.Config{}),
-	}
+	return NewSetWith(helpcrunch.Config{}, zenvia.Config{}, nxcloud.Config{})
 }
 
-// Handler serves each simulator under its prefix.
+// NewSetWith returns simulators with the given configurations.
+func NewSetWith(hc helpcrunch.Config, zv zenvia.Config, nx nxcloud.Config) *Set {
+	return &Set{HelpCrunch: helpcrunch.New(hc), Zenvia: zenvia.New(zv), NXCloud: nxcloud.New(nx)}
+}
+
+// StatsPath serves every simulator's counters as JSON, so a test in another
+// process can count what the vendors received (and how many 429s they sent).
+const StatsPath = "/_sim/stats"
+
+// Stats are the counters of all three simulators.
+type Stats struct {
+	HelpCrunch helpcrunch.Stats `json:"helpcrunch"`
+	Zenvia     zenvia.Stats     `json:"zenvia"`
+	NXCloud    nxcloud.Stats    `json:"nxcloud"`
+}
+
+// Stats returns the counters of all three simulators.
+func (s *Set) Stats() Stats {
+	return Stats{HelpCrunch: s.HelpCrunch.Stats(), Zenvia: s.Zenvia.Stats(), NXCloud: s.NXCloud.Stats()}
+}
+
+// Handler serves each simulator under its prefix, and StatsPath.
 func (s *Set) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(HelpCrunchPrefix+"/", http.StripPrefix(HelpCrunchPrefix, s.HelpCrunch))
 	mux.Handle(ZenviaPrefix+"/", http.StripPrefix(ZenviaPrefix, s.Zenvia))
 	mux.Handle(NXCloudPrefix+"/", http.StripPrefix(NXCloudPrefix, s.NXCloud))
+	mux.HandleFunc("GET "+StatsPath, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(s.Stats())
+	})
 	return mux
 }
 

@@ -178,6 +178,9 @@ func (a *Adapter) batchCreate(ctx context.Context, typ int, customers []map[stri
 func refused(resp *vendorhttp.Response, ans *answer) *crm.Error {
 	remote := remoteError(resp, ans)
 	e := vendorhttp.Refused(crm.VendorNXCloud, remote)
+	if *ans.Code >= 1001 && *ans.Code <= 1005 {
+		e.Outcome = crm.OutcomeNotApplied // a refusal code: nothing was written, whatever the HTTP status
+	}
 	switch *ans.Code {
 	case 1002:
 		e.Code, e.Message = crm.EUnprocessable, "nxcloud refused the data"

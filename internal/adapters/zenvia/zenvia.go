@@ -7,6 +7,7 @@
 package zenvia
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -107,19 +108,79 @@ func (a *Adapter) WriteBatch(ctx context.Context, b crm.Batch) []crm.ItemResult 
 
 // answer is Zenvia's reply to POST /api/external/customers.
 type answer struct {
-	Status    int                  `json:"status"`
-	Customers []json.RawMessage    `json:"customers"`
-	Errors    []mapping.ZenviaEcho `json:"errors"`
+	Status    int               `json:"status"`
+	Customers []json.RawMessage `json:"customers"`
+	Errors    []echo            `json:"errors"`
+}
+
+// echo is a rejected item as Zenvia echoes it: the mapping's view (fields
+// and errors) plus every member as it came back (agent_id, ...).
+type echo struct {
+	mapping.ZenviaEcho
+	members map[string]json.RawMessage
+}
+
+func (e *echo) UnmarshalJSON(b []byte) error {
+	if err := json.Unmarshal(b, &e.ZenviaEcho); err != nil {
+		return err
+	}
+	return json.Unmarshal(b, &e.members)
+}
+
+// echoes reports whether e is the echo of the item sent: the same fields,
+// and every other member the echo carries (such as agent_id) equal to the
+// one sent. Comparing fields alone would pair an accepted item with the
+// rejection of a later item that differs only by, say, an unknown agent_id.
+func echoes(sent map[string]any, e echo) bool {
+	if !mapping.ZenviaSameItem(sent, e.ZenviaEcho) {
+		return false
+	}
+	for k, raw := range e.members {
+		if k == "fields" || k == "errors" {
+			continue
+		}
+		v, ok := sent[k]
+		if !ok {
+			return false
+		}
+		b, err := json.Marshal(v)
+		if err != nil || !sameJSON(b, raw) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameJSON reports whether a and b encode the same JSON value (numbers are
+// compared by their literal text).
+func sameJSON(a, b []byte) bool {
+	ca, okA := canonical(a)
+	cb, okB := canonical(b)
+	return okA && okB && ca == cb
+}
+
+func canonical(b []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil {
+		return "", false
+	}
+	out, err := json.Marshal(v)
+	return string(out), err == nil
 }
 
 // pair gives each sent item its result. Zenvia lists successes and
 // rejections apart, without indexes, each in input order; an item is the
-// next rejection if that echoes it, else the next success.
+// next rejection if that echoes it, else the next success. A success whose
+// customer_key an earlier item of the same answer already had is an update,
+// whatever its dates say (both items carry the same request time).
 func (a *Adapter) pair(sent []map[string]any, index []int, ans *answer, results []crm.ItemResult) {
 	ci, ei := 0, 0
+	seen := map[string]bool{}
 	for k, i := range index {
 		switch {
-		case ei < len(ans.Errors) && mapping.ZenviaSameItem(sent[k], ans.Errors[ei]):
+		case ei < len(ans.Errors) && echoes(sent[k], ans.Errors[ei]):
 			e := ans.Errors[ei]
 			ei++
 			remote := &crm.VendorError{Status: http.StatusOK, Message: "zenvia rejected the customer"}
@@ -136,8 +197,11 @@ func (a *Adapter) pair(sent []map[string]any, index []int, ans *answer, results 
 				continue
 			}
 			status := crm.StatusUpdated
-			if created {
+			if created && !seen[c.ID] {
 				status = crm.StatusCreated
+			}
+			if c.ID != "" {
+				seen[c.ID] = true
 			}
 			results[i] = crm.ItemResult{Index: i, Status: status, Customer: &c}
 		default:

@@ -1,0 +1,117 @@
+package e2e
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestReplicasShareTheVendorLimit is the proof that a fleet of gateways
+// never makes a vendor answer 429: three gateway processes share one Redis
+// bucket in front of a HelpCrunch simulator that enforces a sliding-window
+// limit scaled down for the test, and together push a batch that needs
+// several refills of that window.
+func TestReplicasShareTheVendorLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process rate-limit proof takes about 30 s")
+	}
+	const (
+		limit    = 30              // vendor quota...
+		window   = 5 * time.Second // ...per sliding window
+		replicas = 3
+		perProc  = 50 // HelpCrunch creates one customer per request
+		total    = replicas * perProc
+	)
+	root := startVendorSim(t, "-helpcrunch-limit", fmt.Sprint(limit), "-helpcrunch-window", window.String())
+
+	var suffix [4]byte
+	_, _ = rand.Read(suffix[:])
+	conn := "hc-e2e-" + hex.EncodeToString(suffix[:]) // a fresh bucket in the shared Redis
+	config := fmt.Sprintf(`
+redis: {url: %q, replicas: %d}
+server: {write_timeout: 3m}
+log: {level: info}
+api_keys: [{name: e2e, key: e2e-key, connections: ["*"]}]
+connections:
+  %s:
+    vendor: helpcrunch
+    base_url: %s/helpcrunch/v1
+    credentials: {api_key: sandbox-helpcrunch-key}
+    limits: {requests: %d, period: %s, burst: 1, max_wait: 2m}
+`, redisURL(), replicas, conn, root, limit, window)
+	var gateways []string
+	for range replicas {
+		gateways = append(gateways, startGateway(t, config)+"/v1/connections/"+conn+"/customers/batch")
+	}
+
+	var wg sync.WaitGroup
+	results := make([]string, replicas)
+	start := time.Now()
+	for g, url := range gateways {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			items := make([]string, perProc)
+			for i := range items {
+				items[i] = fmt.Sprintf(`{"name":"customer %d-%d"}`, g, i)
+			}
+			resp, body, err := post(url, "e2e-key", `{"mode":"create","customers":[`+strings.Join(items, ",")+`]}`)
+			switch {
+			case err != nil:
+				results[g] = err.Error()
+			case resp.StatusCode != http.StatusOK:
+				results[g] = fmt.Sprintf("status %d: %.300s", resp.StatusCode, body)
+			default:
+				var res struct {
+					Summary struct{ Created, Failed int }
+				}
+				_ = json.Unmarshal(body, &res)
+				results[g] = fmt.Sprintf("created %d failed %d", res.Summary.Created, res.Summary.Failed)
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+
+	for g, r := range results {
+		if r != fmt.Sprintf("created %d failed 0", perProc) {
+			t.Errorf("gateway %d: %s", g, r)
+		}
+	}
+	var stats struct {
+		HelpCrunch struct{ Requests, RateLimited, Rejected int }
+	}
+	resp, err := http.Get(root + "/_sim/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&stats); err != nil {
+		t.Fatal(err)
+	}
+	if stats.HelpCrunch.RateLimited != 0 {
+		t.Errorf("the vendor answered 429 %d times", stats.HelpCrunch.RateLimited)
+	}
+	if stats.HelpCrunch.Requests != total {
+		t.Errorf("the vendor saw %d requests, want exactly %d", stats.HelpCrunch.Requests, total)
+	}
+
+	// At the vendor's sustained rate the requests need (total-1) intervals
+	// of window/limit. A sender that first spends a whole window's quota at
+	// once could finish one window sooner; the gateway trades that for
+	// never exceeding the quota in any window (burst 1).
+	sustained := time.Duration(total-1) * window / limit
+	burstFirst := time.Duration(total-limit) * window / limit
+	ratio := elapsed.Seconds() / sustained.Seconds()
+	t.Logf("%d requests through %d gateways sharing Redis, vendor limit %d per %s: %s, %.3f× the sustained-rate minimum %s (%.3f× %s if a full window were spent first); vendor 429s: %d",
+		total, replicas, limit, window, elapsed.Round(time.Millisecond), ratio, sustained, elapsed.Seconds()/burstFirst.Seconds(), burstFirst, stats.HelpCrunch.RateLimited)
+	if ratio > 1.05 {
+		t.Errorf("took %s, %.3f× the theoretical minimum %s (want ≤ 1.05×)", elapsed, ratio, sustained)
+	}
+}
