@@ -55,7 +55,8 @@ func NewKeys(specs []Spec) (*Keys, error) {
 			copy(k.digest[:], b)
 		}
 		if !slices.Contains(s.Connections, "*") {
-			k.connections = slices.Clone(s.Connections)
+			// Never nil, which would mean all: no list allows nothing.
+			k.connections = append([]string{}, s.Connections...)
 		}
 		ks.keys = append(ks.keys, k)
 	}
@@ -67,10 +68,11 @@ func NewKeys(specs []Spec) (*Keys, error) {
 // does not depend on which key matched.
 func (ks *Keys) Authenticate(header string) (*Key, error) {
 	scheme, token, ok := strings.Cut(header, " ")
+	token = strings.TrimSpace(token)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
 		return nil, crm.Errorf(crm.EUnauthorized, "a valid API key is required (Authorization: Bearer <key>)")
 	}
-	d := sha256.Sum256([]byte(strings.TrimSpace(token)))
+	d := sha256.Sum256([]byte(token))
 	var found *Key
 	for _, k := range ks.keys {
 		if subtle.ConstantTimeCompare(d[:], k.digest[:]) == 1 {

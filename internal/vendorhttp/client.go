@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -87,12 +88,13 @@ type Response struct {
 // response, whatever its status except a 429 that outlived the retries.
 // Errors are *crm.Error (ERateLimited, EUnavailable) or the context's error.
 func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
-	maxWait := c.MaxWait
-	if deadline, ok := waitDeadline(ctx); ok {
-		maxWait = min(maxWait, max(time.Until(deadline), 0))
-	}
 	retry := c.retry()
 	for attempt := 1; ; attempt++ {
+		// A wait bound in ctx is a deadline for every attempt together.
+		maxWait := c.MaxWait
+		if deadline, ok := waitDeadline(ctx); ok {
+			maxWait = min(maxWait, max(time.Until(deadline), 0))
+		}
 		res, err := ratelimit.Wait(ctx, c.Limiter, c.Bucket, c.Limit, maxWait)
 		if errors.Is(err, ratelimit.ErrLimited) {
 			recordBudget(ctx, c.policy(), res)
@@ -258,6 +260,10 @@ func (r Retry) backoff(attempt int) time.Duration {
 	return time.Duration(rand.Int64N(int64(d)) + 1)
 }
 
+// maxRetryAfterHeader is the longest Retry-After parsed, so that a huge
+// delay-seconds cannot overflow a Duration into a negative wait.
+const maxRetryAfterHeader = time.Duration(math.MaxInt64/int64(time.Second)) * time.Second
+
 // retryAfter parses a Retry-After header: delay-seconds or an HTTP date.
 func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 	v := h.Get("Retry-After")
@@ -265,7 +271,7 @@ func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 		return 0, false
 	}
 	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second, true
+		return time.Duration(min(int64(s), int64(maxRetryAfterHeader/time.Second))) * time.Second, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		return max(t.Sub(now), 0), true
