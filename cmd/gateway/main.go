@@ -4,6 +4,7 @@
 //
 //	gateway [-config FILE] [-listen ADDR]   serve (GATEWAY_CONFIG, GATEWAY_LISTEN)
 //	gateway version                         print the version
+//	gateway healthcheck [-url URL]          probe /readyz on the local listener (container health check)
 package main
 
 import (
@@ -28,9 +29,11 @@ import (
 	"github.com/crm-gateway/crm-gateway/internal/auth"
 	"github.com/crm-gateway/crm-gateway/internal/config"
 	"github.com/crm-gateway/crm-gateway/internal/gateway"
+	"github.com/crm-gateway/crm-gateway/internal/metrics"
 	"github.com/crm-gateway/crm-gateway/internal/ratelimit"
 	"github.com/crm-gateway/crm-gateway/internal/sandbox"
 	"github.com/crm-gateway/crm-gateway/internal/server"
+	"github.com/crm-gateway/crm-gateway/internal/telemetry"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
@@ -46,6 +49,9 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) > 0 && args[0] == "healthcheck" {
+		return healthcheck(ctx, args[1:], getenv, stdout)
+	}
 	if len(args) > 0 && args[0] == "version" {
 		fmt.Fprintln(stdout, "crm-gateway", buildVersion())
 		return nil
@@ -87,14 +93,36 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	defer closeRedis()
 
+	// Metrics are always collected (served at /metrics); tracing only when an
+	// OTLP endpoint is configured (tracing is nil otherwise).
+	metr := metrics.New()
+	if fb, ok := limiter.(*ratelimit.Fallback); ok {
+		metr.WatchDegraded(fb.Degraded)
+	}
+	tracing, stopTracing, err := telemetry.Setup(ctx, cfg.Telemetry, getenv, buildVersion(), log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(flushCtx); err != nil {
+			log.Warn("telemetry: flushing spans failed", zap.Error(err))
+		}
+	}()
+
 	httpClient := &http.Client{Transport: adapters.NewTransport()}
 	var conns []*gateway.Connection
 	for _, name := range cfg.ConnectionNames() {
-		conn, err := adapters.Open(name, cfg.Connections[name], adapters.Deps{HTTP: httpClient, Limiter: limiter, Logger: log})
+		conn, err := adapters.Open(name, cfg.Connections[name], adapters.Deps{HTTP: httpClient, Limiter: limiter, Logger: log,
+			Observer: metr, Tracing: tracing})
 		if err != nil {
 			return err
 		}
 		conns = append(conns, conn)
+	}
+	if err := checkMappings(ctx, conns, log); err != nil {
+		return err
 	}
 	specs := make([]auth.Spec, len(cfg.APIKeys))
 	for i, k := range cfg.APIKeys {
@@ -107,6 +135,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	handler, err := server.New(server.Options{
 		Gateway: gateway.New(conns...), Keys: keys, Logger: log,
 		MaxBodyBytes: cfg.Server.MaxBodyBytes, ValidateResponses: cfg.Server.ValidateResponses, Ready: ready,
+		Metrics: metr, Tracing: tracing,
 	})
 	if err != nil {
 		return err
@@ -122,7 +151,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	url := "http://" + displayAddr(ln.Addr())
 	log.Info("gateway listening", zap.String("addr", ln.Addr().String()), zap.Bool("sandbox", cfg.Sandbox),
-		zap.Strings("connections", cfg.ConnectionNames()), zap.String("version", buildVersion()))
+		zap.Strings("connections", cfg.ConnectionNames()), zap.String("version", buildVersion()), zap.Bool("tracing", tracing != nil))
 	if sbx != nil {
 		fmt.Fprintf(stdout, "CRM Gateway %s in sandbox mode (simulated HelpCrunch, Zenvia and NXCloud)\n", buildVersion())
 		fmt.Fprintf(stdout, "  listening on  %s\n  API docs      %s/docs/\n  API key       %s\n", url, url, sbx.APIKey)
@@ -210,4 +239,26 @@ func displayAddr(a net.Addr) string {
 		return "localhost:" + port
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// checkMappings compares each connection's custom-field mappings with the
+// vendor's field catalogue: a mapping to a field the vendor does not have
+// stops the start, naming connection and field. A vendor that cannot be
+// reached now is not a reason to refuse to start; that is logged instead.
+func checkMappings(ctx context.Context, conns []*gateway.Connection, log *zap.Logger) error {
+	for _, c := range conns {
+		if c.Custom == nil || len(c.Custom.Mapped()) == 0 {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		checked, err := c.CheckMappings(cctx)
+		cancel()
+		if err != nil {
+			return err
+		}
+		if !checked {
+			log.Warn("custom field mappings not checked against the vendor's catalogue", zap.String("connection", c.Name))
+		}
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/crm-gateway/crm-gateway/internal/adapters/helpcrunch"
@@ -17,6 +18,7 @@ import (
 	"github.com/crm-gateway/crm-gateway/internal/config"
 	"github.com/crm-gateway/crm-gateway/internal/crm"
 	"github.com/crm-gateway/crm-gateway/internal/gateway"
+	"github.com/crm-gateway/crm-gateway/internal/mapping"
 	"github.com/crm-gateway/crm-gateway/internal/ratelimit"
 	"github.com/crm-gateway/crm-gateway/internal/vendorhttp"
 )
@@ -26,6 +28,11 @@ type Deps struct {
 	HTTP    *http.Client       // pooled transport for all vendor calls
 	Limiter vendorhttp.Limiter // shared rate buckets
 	Logger  *zap.Logger
+	// Observer records vendor call and rate limiter metrics; nil records none.
+	Observer vendorhttp.Observer
+	// Tracing makes spans for rate waits and vendor calls and sends W3C
+	// traceparent to vendors; nil (tracing off) does neither.
+	Tracing trace.TracerProvider
 }
 
 // jitterGuard stretches each bucket's period a little: requests admitted
@@ -51,7 +58,10 @@ func Open(name string, c *config.Connection, d Deps) (*gateway.Connection, error
 	client := &vendorhttp.Client{
 		Vendor: c.Vendor, Bucket: name, BaseURL: c.BaseURL, HTTP: d.HTTP, Limiter: d.Limiter,
 		Limit: BucketLimit(c.Limits), Quota: ratelimit.Limit{Rate: c.Limits.Requests, Period: c.Limits.Period, Burst: c.Limits.Burst},
-		MaxWait: c.Limits.MaxWait, Timeout: c.Timeout, Logger: d.Logger,
+		MaxWait: c.Limits.MaxWait, Timeout: c.Timeout, Logger: d.Logger, Observer: d.Observer,
+	}
+	if d.Tracing != nil {
+		client.Tracer = d.Tracing.Tracer(vendorhttp.TracerName)
 	}
 	if err := client.Limit.Valid(); err != nil {
 		return nil, fmt.Errorf("connection %s: limits: %w", name, err)
@@ -69,11 +79,39 @@ func Open(name string, c *config.Connection, d Deps) (*gateway.Connection, error
 	default:
 		return nil, fmt.Errorf("connection %s: unknown vendor %q", name, c.Vendor)
 	}
+	custom, declared, err := customFields(c)
+	if err != nil {
+		return nil, fmt.Errorf("connection %s: %w", name, err)
+	}
 	return &gateway.Connection{
 		Name: name, Sandbox: c.Sandbox, Connector: conn,
+		Custom: custom, Declared: declared, FieldsTTL: c.CustomFields.CacheTTL,
 		Limits: crm.Limits{Requests: c.Limits.Requests, Period: c.Limits.Period, Burst: c.Limits.Burst,
 			MaxWait: c.Limits.MaxWait, BatchSize: conn.BatchSize()},
 	}, nil
+}
+
+// customFields validates the connection's custom-field mappings (types,
+// enum values, two names for one vendor key) and its declared attributes.
+func customFields(c *config.Connection) (*mapping.CustomFields, []crm.FieldInfo, error) {
+	cf := c.CustomFields
+	var fields []mapping.CustomField
+	for name, m := range cf.Map {
+		fields = append(fields, mapping.CustomField{Name: name, Key: m.Key, Type: m.Type, Values: m.Values})
+	}
+	custom, err := mapping.NewCustomFields(c.Vendor, cf.Mode == "strict", fields)
+	if err != nil {
+		return nil, nil, err
+	}
+	var declared []crm.FieldInfo
+	for _, d := range cf.Declared {
+		typ := d.Type
+		if typ == "" {
+			typ = crm.TypeString
+		}
+		declared = append(declared, crm.FieldInfo{Key: "custom_fields." + d.Key, VendorKey: d.Key, Label: d.Label, Type: typ})
+	}
+	return custom, declared, nil
 }
 
 // NewTransport returns the pooled HTTP transport for vendor calls. The

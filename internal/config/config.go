@@ -50,6 +50,8 @@ type Config struct {
 	Log       Log    `yaml:"log"`
 	Server    Server `yaml:"server"`
 	Redis     Redis  `yaml:"redis"`
+	// Telemetry configures tracing (metrics are always served at /metrics).
+	Telemetry Telemetry `yaml:"telemetry"`
 	// APIKeys are the keys clients authenticate with.
 	APIKeys []APIKey `yaml:"api_keys"`
 	// Connections are the vendor accounts, by name.
@@ -85,6 +87,20 @@ type Redis struct {
 	Replicas int `yaml:"replicas"`
 }
 
+// Telemetry configures OpenTelemetry tracing, off unless an OTLP endpoint is
+// given here or in OTEL_EXPORTER_OTLP_ENDPOINT (package telemetry applies
+// the defaults and checks the values).
+type Telemetry struct {
+	// OTLPEndpoint is the collector's OTLP/HTTP base URL, e.g.
+	// http://collector:4318 (spans go to its /v1/traces).
+	OTLPEndpoint string `yaml:"otlp_endpoint"`
+	// ServiceName names the gateway in traces (default crm-gateway).
+	ServiceName string `yaml:"service_name"`
+	// SampleRatio is the share of new traces recorded, 0 to 1 (default 1);
+	// a caller's sampling decision in traceparent is always followed.
+	SampleRatio *float64 `yaml:"sample_ratio"`
+}
+
 // APIKey is a client key, scoped to some connections.
 type APIKey struct {
 	Name string `yaml:"name"`
@@ -102,6 +118,8 @@ type Connection struct {
 	BaseURL     string      `yaml:"base_url"`
 	Credentials Credentials `yaml:"credentials"`
 	Limits      Limits      `yaml:"limits"`
+	// CustomFields maps normalized custom_fields to the vendor's own fields.
+	CustomFields CustomFields `yaml:"custom_fields"`
 	// Timeout bounds one vendor call.
 	Timeout time.Duration `yaml:"timeout"`
 	// Sandbox marks a connection to a built-in simulator.
@@ -114,6 +132,34 @@ type Connection struct {
 func (c Connection) Format(f fmt.State, verb rune) {
 	type connection Connection // without methods
 	fmt.Fprintf(f, fmt.FormatString(f, verb), connection(c))
+}
+
+// CustomFields configures how a connection's custom_fields reach the vendor.
+type CustomFields struct {
+	// Mode is "passthrough" (default: unmapped custom fields go to the
+	// vendor under their own name) or "strict" (they are refused with 400).
+	Mode string `yaml:"mode"`
+	// Map maps a normalized custom field name to a vendor field.
+	Map map[string]CustomFieldMapping `yaml:"map"`
+	// Declared lists custom attributes that exist at the vendor but that no
+	// API can list (HelpCrunch), for the field catalogue.
+	Declared []DeclaredField `yaml:"declared"`
+	// CacheTTL is how long the vendor's field catalogue is cached (default 5m).
+	CacheTTL time.Duration `yaml:"cache_ttl"`
+}
+
+// CustomFieldMapping is one normalized custom field's vendor field.
+type CustomFieldMapping struct {
+	Key    string   `yaml:"key"`    // the vendor's field key
+	Type   string   `yaml:"type"`   // string, number, boolean, date or enum
+	Values []string `yaml:"values"` // an enum's choices
+}
+
+// DeclaredField is a vendor custom attribute declared in config.
+type DeclaredField struct {
+	Key   string `yaml:"key"`
+	Label string `yaml:"label"`
+	Type  string `yaml:"type"`
 }
 
 // Credentials are a vendor account's secrets; which ones depends on the vendor.
@@ -271,6 +317,8 @@ func (c *Config) ApplyDefaults() {
 		}
 		conn.BaseURL = strings.TrimRight(or(conn.BaseURL, d.BaseURL), "/")
 		conn.Timeout = or(conn.Timeout, d.Timeout)
+		conn.CustomFields.Mode = or(conn.CustomFields.Mode, "passthrough")
+		conn.CustomFields.CacheTTL = or(conn.CustomFields.CacheTTL, 5*time.Minute)
 		l := &conn.Limits
 		l.Requests = or(l.Requests, d.Limits.Requests)
 		l.Period = or(l.Period, d.Limits.Period)
@@ -340,6 +388,14 @@ func (c *Config) Validate() error {
 		}
 		if conn.Timeout <= 0 {
 			bad(at+".timeout", "must be positive")
+		}
+		if m := conn.CustomFields.Mode; m != "passthrough" && m != "strict" {
+			bad(at+".custom_fields.mode", "must be passthrough or strict (got %q)", m)
+		}
+		for i, d := range conn.CustomFields.Declared {
+			if d.Key == "" {
+				bad(fmt.Sprintf("%s.custom_fields.declared[%d].key", at, i), "required")
+			}
 		}
 	}
 	if len(c.APIKeys) == 0 {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -222,7 +223,8 @@ func TestDefaults(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := mustParse(t, "api_keys: [{name: k, key: x, connections: ['*']}]\nconnections:\n  c:\n    "+tt.conn+"\n", nil)
-			if got := *cfg.Connections["c"]; got != tt.want {
+			tt.want.CustomFields = CustomFields{Mode: "passthrough", CacheTTL: 5 * time.Minute}
+			if got := *cfg.Connections["c"]; !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("connection = %+v\nwant         %+v", got, tt.want)
 			}
 			if cfg.Listen != ":8080" || cfg.Log.Level != "info" || cfg.Redis.Replicas != 1 {

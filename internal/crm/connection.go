@@ -16,6 +16,9 @@ const (
 	CapCustomerBatchCreate Capability = "customers.batch.create"
 	CapCustomerBatchUpdate Capability = "customers.batch.update"
 	CapCustomerBatchUpsert Capability = "customers.batch.upsert"
+	CapCustomerGet         Capability = "customers.get"
+	CapCustomerList        Capability = "customers.list"
+	CapCustomerFields      Capability = "customers.fields"
 )
 
 // BatchCapability returns the capability a batch in mode m needs.
@@ -58,4 +61,87 @@ type Connector interface {
 	// item, in order, with Index counted from 0 within items. An invalid item
 	// fails alone; a vendor-level failure fails the items it concerned.
 	WriteBatch(ctx context.Context, b Batch) []ItemResult
+}
+
+// CustomerGetter is implemented by adapters whose vendor can read one
+// customer by id (capability customers.get).
+type CustomerGetter interface {
+	// GetCustomer returns the customer with the vendor's id.
+	GetCustomer(ctx context.Context, id string) (*Customer, error)
+}
+
+// CustomerLister is implemented by adapters whose vendor can list and
+// search customers (capability customers.list).
+type CustomerLister interface {
+	// ListCustomers returns one page of customers matching q. q.Cursor and
+	// Page.Next are the vendor's own paging state; the gateway makes them
+	// opaque to clients.
+	ListCustomers(ctx context.Context, q Query) (*Page, error)
+}
+
+// FieldLister is implemented by adapters that can describe the vendor's
+// customer fields (capability customers.fields).
+type FieldLister interface {
+	// CustomerFields returns the vendor's catalogue of customer fields.
+	CustomerFields(ctx context.Context) ([]FieldInfo, error)
+}
+
+// Query filters and pages a customer listing. Empty filters are unused.
+type Query struct {
+	Email        string
+	Phone        string
+	ExternalID   string
+	Name         string // a part of the name
+	Tag          string
+	UpdatedSince time.Time
+	Limit        int
+	Cursor       string // vendor paging state from a previous Page.Next
+}
+
+// Filters lists the names of the filters q uses, for refusing the ones a
+// vendor cannot apply.
+func (q Query) Filters() []string {
+	var used []string
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{{"email", q.Email != ""}, {"phone", q.Phone != ""}, {"external_id", q.ExternalID != ""},
+		{"name", q.Name != ""}, {"tag", q.Tag != ""}, {"updated_since", !q.UpdatedSince.IsZero()}} {
+		if f.set {
+			used = append(used, f.name)
+		}
+	}
+	return used
+}
+
+// Page is one page of a customer listing.
+type Page struct {
+	Customers []Customer
+	Next      string // vendor paging state for the next page; "" on the last
+}
+
+// Field types of the normalized catalogue and of custom field mappings.
+const (
+	TypeString  = "string"
+	TypeNumber  = "number"
+	TypeBoolean = "boolean"
+	TypeDate    = "date" // YYYY-MM-DD
+	TypeEnum    = "enum"
+)
+
+// FieldInfo describes one customer field a vendor holds.
+type FieldInfo struct {
+	// Key is how the gateway's API names the field: the normalized field
+	// for standard ones, custom_fields.<name> for mapped custom ones, else
+	// custom_fields.<vendor key>.
+	Key        string   `json:"key"`
+	VendorKey  string   `json:"vendor_key"`
+	Label      string   `json:"label,omitempty"`
+	Type       string   `json:"type"`
+	VendorType string   `json:"vendor_type,omitempty"`
+	Required   bool     `json:"required"`
+	Unique     bool     `json:"unique"`
+	Multiple   bool     `json:"multiple"`
+	Standard   bool     `json:"standard"`
+	Values     []string `json:"values,omitempty"` // enum choices
 }

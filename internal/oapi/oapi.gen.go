@@ -6,6 +6,7 @@ package oapi
 import (
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/oapi-codegen/runtime"
@@ -99,6 +100,9 @@ const (
 	CustomersBatchUpdate Capability = "customers.batch.update"
 	CustomersBatchUpsert Capability = "customers.batch.upsert"
 	CustomersCreate      Capability = "customers.create"
+	CustomersFields      Capability = "customers.fields"
+	CustomersGet         Capability = "customers.get"
+	CustomersList        Capability = "customers.list"
 	CustomersUpdate      Capability = "customers.update"
 )
 
@@ -112,6 +116,12 @@ func (e Capability) Valid() bool {
 	case CustomersBatchUpsert:
 		return true
 	case CustomersCreate:
+		return true
+	case CustomersFields:
+		return true
+	case CustomersGet:
+		return true
+	case CustomersList:
 		return true
 	case CustomersUpdate:
 		return true
@@ -177,6 +187,33 @@ func (e ErrorCode) Valid() bool {
 	case ErrorCodeUnprocessable:
 		return true
 	case ErrorCodeVendorError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FieldInfoType.
+const (
+	Boolean FieldInfoType = "boolean"
+	Date    FieldInfoType = "date"
+	Enum    FieldInfoType = "enum"
+	Number  FieldInfoType = "number"
+	String  FieldInfoType = "string"
+)
+
+// Valid indicates whether the value is a known member of the FieldInfoType enum.
+func (e FieldInfoType) Valid() bool {
+	switch e {
+	case Boolean:
+		return true
+	case Date:
+		return true
+	case Enum:
+		return true
+	case Number:
+		return true
+	case String:
 		return true
 	default:
 		return false
@@ -413,7 +450,7 @@ type Capability string
 
 // Connection A configured vendor account. Credentials are never shown.
 //
-// Example: {"capabilities":["customers.create"],"customer_fields":["name","email"],"limits":{"batch_size":10,"burst":10,"max_wait_seconds":10,"period_seconds":60,"requests":120},"name":"helpcrunch","sandbox":true,"vendor":"helpcrunch"}
+// Example: {"capabilities":["customers.create"],"customer_fields":["name","email"],"limits":{"batch_size":10,"burst":5,"max_wait_seconds":10,"period_seconds":60,"requests":120},"name":"helpcrunch","sandbox":true,"vendor":"helpcrunch"}
 type Connection struct {
 	// Capabilities The operations this connection supports; others answer 501.
 	//
@@ -427,7 +464,7 @@ type Connection struct {
 
 	// Limits The connection's outbound budget at its vendor.
 	//
-	// Example: {"batch_size":10,"burst":10,"max_wait_seconds":10,"period_seconds":60,"requests":120}
+	// Example: {"batch_size":10,"burst":5,"max_wait_seconds":10,"period_seconds":60,"requests":120}
 	Limits Limits `json:"limits"`
 
 	// Name The connection's name, used in paths.
@@ -448,7 +485,7 @@ type Connection struct {
 
 // ConnectionList Connections visible to the API key.
 //
-// Example: {"data":[{"capabilities":["customers.create"],"customer_fields":["name","email"],"limits":{"batch_size":10,"burst":10,"max_wait_seconds":10,"period_seconds":60,"requests":120},"name":"helpcrunch","sandbox":true,"vendor":"helpcrunch"}]}
+// Example: {"data":[{"capabilities":["customers.create"],"customer_fields":["name","email"],"limits":{"batch_size":10,"burst":5,"max_wait_seconds":10,"period_seconds":60,"requests":120},"name":"helpcrunch","sandbox":true,"vendor":"helpcrunch"}]}
 type ConnectionList struct {
 	Data []Connection `json:"data"`
 }
@@ -619,6 +656,18 @@ type CustomerFields struct {
 // Example: female
 type CustomerFieldsGender string
 
+// CustomerPage One page of a customer listing.
+//
+// Example: {"data":[{"connection":"helpcrunch","id":"1","name":"Ana Souza","vendor":"helpcrunch"}],"next_cursor":null}
+type CustomerPage struct {
+	Data []Customer `json:"data"`
+
+	// NextCursor Pass as `cursor` for the next page; `null` on the last page.
+	//
+	// Example: eyJzIjoiMjAiLCJmIjoiYWJjIn0
+	NextCursor *string `json:"next_cursor"`
+}
+
 // ErrorCode The gateway's error code.
 //
 // Example: invalid
@@ -635,6 +684,65 @@ type FieldError struct {
 
 	// Reason Example: string doesn't match the format "email"
 	Reason string `json:"reason"`
+}
+
+// FieldInfo One customer field the vendor holds.
+//
+// Example: {"key":"custom_fields.plan","label":"Plan","multiple":false,"required":false,"standard":false,"type":"enum","unique":false,"values":["free","pro"],"vendor_key":"customize_1_14"}
+type FieldInfo struct {
+	// Key The field's name in this API (`email`, `custom_fields.plan`, ...).
+	//
+	// Example: custom_fields.plan
+	Key string `json:"key"`
+
+	// Label Example: Plan
+	Label *string `json:"label,omitempty"`
+
+	// Multiple Example: false
+	Multiple bool `json:"multiple"`
+
+	// Required Example: false
+	Required bool `json:"required"`
+
+	// Standard A field of the vendor's standard model rather than an account-defined one.
+	//
+	// Example: false
+	Standard bool `json:"standard"`
+
+	// Type The normalized type (the mapping's type for mapped custom fields).
+	//
+	// Example: enum
+	Type FieldInfoType `json:"type"`
+
+	// Unique Example: false
+	Unique bool `json:"unique"`
+
+	// Values The choices of an enum.
+	//
+	// Example: ["free","pro"]
+	Values *[]string `json:"values,omitempty"`
+
+	// VendorKey The vendor's own key.
+	//
+	// Example: customize_1_14
+	VendorKey string `json:"vendor_key"`
+
+	// VendorType The vendor's own type name.
+	//
+	// Example: select
+	VendorType *string `json:"vendor_type,omitempty"`
+}
+
+// FieldInfoType The normalized type (the mapping's type for mapped custom fields).
+//
+// Example: enum
+type FieldInfoType string
+
+// FieldList A connection's customer field catalogue.
+//
+// Example: {"data":[{"key":"email","multiple":false,"required":false,"standard":true,"type":"string","unique":false,"vendor_key":"email"}]}
+type FieldList struct {
+	Data []FieldInfo `json:"data"`
 }
 
 // Health Liveness.
@@ -709,7 +817,7 @@ type ItemResultStatus string
 
 // Limits The connection's outbound budget at its vendor.
 //
-// Example: {"batch_size":10,"burst":10,"max_wait_seconds":10,"period_seconds":60,"requests":120}
+// Example: {"batch_size":10,"burst":5,"max_wait_seconds":10,"period_seconds":60,"requests":120}
 type Limits struct {
 	// BatchSize Customers per vendor batch request.
 	//
@@ -938,6 +1046,33 @@ type Unprocessable = Problem
 // Example: {"code":"not_found","detail":"no connection named \"crm-main\"","status":404,"title":"Not Found","type":"https://crm-gateway.dev/problems/not_found"}
 type UnsupportedMediaType = Problem
 
+// ListCustomersParams defines parameters for ListCustomers.
+type ListCustomersParams struct {
+	// Email Exact email.
+	Email *string `form:"email,omitempty" json:"email,omitempty"`
+
+	// Phone Exact phone.
+	Phone *string `form:"phone,omitempty" json:"phone,omitempty"`
+
+	// ExternalId Exact external id.
+	ExternalId *string `form:"external_id,omitempty" json:"external_id,omitempty"`
+
+	// Name Part of the name.
+	Name *string `form:"name,omitempty" json:"name,omitempty"`
+
+	// Tag Customers carrying this tag.
+	Tag *string `form:"tag,omitempty" json:"tag,omitempty"`
+
+	// UpdatedSince Customers changed at or after this time.
+	UpdatedSince *time.Time `form:"updated_since,omitempty" json:"updated_since,omitempty"`
+
+	// Limit Page size (a vendor may cap it lower).
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
 // CreateCustomerParams defines parameters for CreateCustomer.
 type CreateCustomerParams struct {
 	// Prefer `wait=<seconds>`: the longest this call may wait for the connection's rate budget,
@@ -985,12 +1120,21 @@ type ServerInterface interface {
 	// GetConnection Get a connection
 	// (GET /v1/connections/{connection})
 	GetConnection(ctx echo.Context, connection ConnectionParam) error
+	// ListCustomerFields Discover customer fields
+	// (GET /v1/connections/{connection}/customer-fields)
+	ListCustomerFields(ctx echo.Context, connection ConnectionParam) error
+	// ListCustomers List and search customers
+	// (GET /v1/connections/{connection}/customers)
+	ListCustomers(ctx echo.Context, connection ConnectionParam, params ListCustomersParams) error
 	// CreateCustomer Create a customer
 	// (POST /v1/connections/{connection}/customers)
 	CreateCustomer(ctx echo.Context, connection ConnectionParam, params CreateCustomerParams) error
 	// BatchCustomers Create, update or upsert many customers
 	// (POST /v1/connections/{connection}/customers/batch)
 	BatchCustomers(ctx echo.Context, connection ConnectionParam, params BatchCustomersParams) error
+	// GetCustomer Get a customer
+	// (GET /v1/connections/{connection}/customers/{id})
+	GetCustomer(ctx echo.Context, connection ConnectionParam, id CustomerIDParam) error
 	// UpdateCustomer Update a customer
 	// (PATCH /v1/connections/{connection}/customers/{id})
 	UpdateCustomer(ctx echo.Context, connection ConnectionParam, id CustomerIDParam, params UpdateCustomerParams) error
@@ -1041,6 +1185,96 @@ func (w *ServerInterfaceWrapper) GetConnection(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetConnection(ctx, connection)
+	return err
+}
+
+// ListCustomerFields converts echo context to params.
+func (w *ServerInterfaceWrapper) ListCustomerFields(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "connection" -------------
+	var connection ConnectionParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "connection", ctx.Param("connection"), &connection, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter connection: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListCustomerFields(ctx, connection)
+	return err
+}
+
+// ListCustomers converts echo context to params.
+func (w *ServerInterfaceWrapper) ListCustomers(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "connection" -------------
+	var connection ConnectionParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "connection", ctx.Param("connection"), &connection, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter connection: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListCustomersParams
+	// ------------- Optional query parameter "email" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "email", ctx.QueryParams(), &params.Email, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter email: %s", err))
+	}
+
+	// ------------- Optional query parameter "phone" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "phone", ctx.QueryParams(), &params.Phone, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter phone: %s", err))
+	}
+
+	// ------------- Optional query parameter "external_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "external_id", ctx.QueryParams(), &params.ExternalId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter external_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "name" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "name", ctx.QueryParams(), &params.Name, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter name: %s", err))
+	}
+
+	// ------------- Optional query parameter "tag" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag", ctx.QueryParams(), &params.Tag, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tag: %s", err))
+	}
+
+	// ------------- Optional query parameter "updated_since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "updated_since", ctx.QueryParams(), &params.UpdatedSince, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter updated_since: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListCustomers(ctx, connection, params)
 	return err
 }
 
@@ -1113,6 +1347,30 @@ func (w *ServerInterfaceWrapper) BatchCustomers(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.BatchCustomers(ctx, connection, params)
+	return err
+}
+
+// GetCustomer converts echo context to params.
+func (w *ServerInterfaceWrapper) GetCustomer(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "connection" -------------
+	var connection ConnectionParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "connection", ctx.Param("connection"), &connection, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter connection: %s", err))
+	}
+
+	// ------------- Path parameter "id" -------------
+	var id CustomerIDParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetCustomer(ctx, connection, id)
 	return err
 }
 
@@ -1209,9 +1467,12 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 
 	router.GET(options.BaseURL+"/v1/connections", wrapper.ListConnections, options.OperationMiddlewares["listConnections"]...)
 	router.GET(options.BaseURL+"/v1/connections/:connection", wrapper.GetConnection, options.OperationMiddlewares["getConnection"]...)
+	router.GET(options.BaseURL+"/v1/connections/:connection/customers", wrapper.ListCustomers, options.OperationMiddlewares["listCustomers"]...)
 	router.POST(options.BaseURL+"/v1/connections/:connection/customers", wrapper.CreateCustomer, options.OperationMiddlewares["createCustomer"]...)
+	router.GET(options.BaseURL+"/v1/connections/:connection/customers/:id", wrapper.GetCustomer, options.OperationMiddlewares["getCustomer"]...)
 	router.PATCH(options.BaseURL+"/v1/connections/:connection/customers/:id", wrapper.UpdateCustomer, options.OperationMiddlewares["updateCustomer"]...)
 	router.POST(options.BaseURL+"/v1/connections/:connection/customers/batch", wrapper.BatchCustomers, options.OperationMiddlewares["batchCustomers"]...)
+	router.GET(options.BaseURL+"/v1/connections/:connection/customer-fields", wrapper.ListCustomerFields, options.OperationMiddlewares["listCustomerFields"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.Healthz, options.OperationMiddlewares["healthz"]...)
 	router.GET(options.BaseURL+"/readyz", wrapper.Readyz, options.OperationMiddlewares["readyz"]...)
 

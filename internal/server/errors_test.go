@@ -85,7 +85,7 @@ func TestConnectionsShowCapabilitiesAndNoSecrets(t *testing.T) {
 		t.Fatalf("status %d", r.Status)
 	}
 	caps := r.Body["capabilities"].([]any)
-	if len(caps) != 5 || r.Body["limits"].(map[string]any)["requests"] != float64(120) {
+	if len(caps) != 8 || r.Body["limits"].(map[string]any)["requests"] != float64(120) {
 		t.Fatalf("connection %v", r.Body)
 	}
 	all := s.do(t, "GET", "/v1/connections", nil)

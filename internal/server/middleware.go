@@ -30,8 +30,8 @@ func (s *Server) recover(next echo.HandlerFunc) echo.HandlerFunc {
 				if r == http.ErrAbortHandler {
 					panic(r)
 				}
-				s.log.Error("panic serving request", zap.Any("panic", r), zap.ByteString("stack", debug.Stack()),
-					zap.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)))
+				s.log.Error("panic serving request", append(traceFields(c), zap.Any("panic", r), zap.ByteString("stack", debug.Stack()),
+					zap.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)))...)
 				err = fmt.Errorf("panic: %v", r)
 			}
 		}()
@@ -82,18 +82,19 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			c.Error(err) // render now, so the line below has the final status
 		}
-		route := c.Path()
-		if route == "" {
-			route = "unmatched"
+		latency := time.Since(start)
+		route := routeOf(c)
+		if s.metrics != nil {
+			s.metrics.HTTPRequest(route, methodOf(c.Request()), c.Response().Status, latency)
 		}
-		fields := []zap.Field{
+		fields := append(traceFields(c),
 			zap.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
 			zap.String("method", c.Request().Method),
 			zap.String("route", route),
 			zap.Int("status", c.Response().Status),
-			zap.Duration("latency", time.Since(start)),
+			zap.Duration("latency", latency),
 			zap.Int64("bytes_out", c.Response().Size),
-		}
+		)
 		if conn := c.Param("connection"); conn != "" {
 			fields = append(fields, zap.String("connection", conn))
 		}

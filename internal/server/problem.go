@@ -110,7 +110,7 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	p.Instance = c.Request().URL.Path
 	p.RequestID = c.Response().Header().Get(echo.HeaderXRequestID)
 	if p.Status >= 500 && p.Code != crm.EVendor && p.Code != crm.EUnavailable && p.Code != crm.ENotImplemented {
-		s.log.Error("request failed", zap.String("request_id", p.RequestID), zap.Error(err))
+		s.log.Error("request failed", append(traceFields(c), zap.String("request_id", p.RequestID), zap.Error(err))...)
 	}
 	setBudgetHeaders(c)
 	for k, v := range p.headers {

@@ -14,6 +14,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/crm-gateway/crm-gateway/api"
@@ -40,6 +41,12 @@ type Options struct {
 	ValidateResponses bool
 	// Ready reports readiness; nil means always ready.
 	Ready func(context.Context) Readiness
+	// Metrics records every request and is served at /metrics; nil
+	// records nothing and serves no /metrics.
+	Metrics Metrics
+	// Tracing makes a server span per request, continuing the caller's W3C
+	// trace context; nil (tracing off) makes none and costs nothing.
+	Tracing trace.TracerProvider
 }
 
 // Server implements the generated oapi.ServerInterface.
@@ -50,6 +57,8 @@ type Server struct {
 	maxBody int64
 	ready   func(context.Context) Readiness
 	routes  map[string]*routers.Route
+	metrics Metrics      // nil: none
+	tracer  trace.Tracer // nil: tracing off
 }
 
 var _ oapi.ServerInterface = (*Server)(nil)
@@ -62,7 +71,10 @@ func New(opts Options) (*echo.Echo, error) {
 	}
 	s := &Server{
 		gw: opts.Gateway, keys: opts.Keys, log: opts.Logger, maxBody: opts.MaxBodyBytes,
-		ready: opts.Ready, routes: routeTable(spec),
+		ready: opts.Ready, routes: routeTable(spec), metrics: opts.Metrics,
+	}
+	if opts.Tracing != nil {
+		s.tracer = opts.Tracing.Tracer(TracerName)
 	}
 	if s.log == nil {
 		s.log = zap.NewNop()
@@ -78,7 +90,12 @@ func New(opts Options) (*echo.Echo, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
-	e.Use(s.recover, s.requestID, s.accessLog)
+	e.Use(s.requestID)
+	if s.tracer != nil {
+		e.Use(s.traceRequest)
+	}
+	// recover sits inside accessLog so a panic is logged as the 500 it becomes.
+	e.Use(s.accessLog, s.recover)
 	if opts.ValidateResponses {
 		e.Use(s.validateResponses)
 	}
@@ -91,6 +108,9 @@ func New(opts Options) (*echo.Echo, error) {
 	e.GET(docsui.MountPath, docs)
 	e.GET(docsui.MountPath+"/*", docs)
 	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, docsui.MountPath+"/") })
+	if s.metrics != nil {
+		e.GET(MetricsPath, echo.WrapHandler(s.metrics.Handler()))
+	}
 	return e, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/crm-gateway/crm-gateway/internal/auth"
 	"github.com/crm-gateway/crm-gateway/internal/config"
 	"github.com/crm-gateway/crm-gateway/internal/gateway"
+	"github.com/crm-gateway/crm-gateway/internal/metrics"
 	"github.com/crm-gateway/crm-gateway/internal/ratelimit"
 	"github.com/crm-gateway/crm-gateway/internal/server"
 	"github.com/crm-gateway/crm-gateway/internal/vendorsim"
@@ -39,12 +41,45 @@ type stack struct {
 	cfg  *config.Config
 }
 
+// stackOptions are the optional parts of a stack.
+type stackOptions struct {
+	sims    *vendorsim.Set                  // default: vendorsim.NewSet()
+	simWrap func(http.Handler) http.Handler // sees every vendor request
+	metrics *metrics.Metrics                // nil: no metrics, no /metrics
+	tracing trace.TracerProvider            // nil: tracing off
+}
+
+type stackOption func(*stackOptions)
+
+func withSims(s *vendorsim.Set) stackOption { return func(o *stackOptions) { o.sims = s } }
+
+func withSimWrap(w func(http.Handler) http.Handler) stackOption {
+	return func(o *stackOptions) { o.simWrap = w }
+}
+
+func withMetrics(m *metrics.Metrics) stackOption { return func(o *stackOptions) { o.metrics = m } }
+
+func withTracing(tp trace.TracerProvider) stackOption {
+	return func(o *stackOptions) { o.tracing = tp }
+}
+
 // newStack builds the stack; tweak may change the config before wiring
-// (e.g. tighter limits).
-func newStack(t *testing.T, tweak func(*config.Config)) *stack {
+// (e.g. tighter limits); opts add metrics, tracing or other simulators.
+func newStack(t *testing.T, tweak func(*config.Config), opts ...stackOption) *stack {
 	t.Helper()
-	sims := vendorsim.NewSet()
-	simSrv := httptest.NewServer(sims.Handler())
+	var o stackOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	sims := o.sims
+	if sims == nil {
+		sims = vendorsim.NewSet()
+	}
+	var simHandler http.Handler = sims.Handler()
+	if o.simWrap != nil {
+		simHandler = o.simWrap(simHandler)
+	}
+	simSrv := httptest.NewServer(simHandler)
 	t.Cleanup(func() { simSrv.Close(); sims.Close() })
 
 	yaml := `
@@ -78,7 +113,11 @@ connections:
 	}
 	core, logs := observer.New(zap.DebugLevel)
 	log := zap.New(core)
-	deps := adapters.Deps{HTTP: &http.Client{Transport: adapters.NewTransport()}, Limiter: ratelimit.NewLocal(), Logger: log}
+	deps := adapters.Deps{HTTP: &http.Client{Transport: adapters.NewTransport()}, Limiter: ratelimit.NewLocal(), Logger: log,
+		Tracing: o.tracing}
+	if o.metrics != nil {
+		deps.Observer = o.metrics
+	}
 	var conns []*gateway.Connection
 	for _, name := range cfg.ConnectionNames() {
 		c, err := adapters.Open(name, cfg.Connections[name], deps)
@@ -94,8 +133,12 @@ connections:
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := server.New(server.Options{Gateway: gateway.New(conns...), Keys: keys, Logger: log,
-		MaxBodyBytes: 64 << 10, ValidateResponses: true})
+	sopts := server.Options{Gateway: gateway.New(conns...), Keys: keys, Logger: log,
+		MaxBodyBytes: 64 << 10, ValidateResponses: true, Tracing: o.tracing}
+	if o.metrics != nil {
+		sopts.Metrics = o.metrics
+	}
+	e, err := server.New(sopts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -226,6 +226,7 @@ func (s *Server) validateResponses(next echo.HandlerFunc) echo.HandlerFunc {
 		orig := res.Writer
 		rec := &responseRecorder{header: orig.Header().Clone(), status: http.StatusOK}
 		res.Writer = rec
+		defer func() { res.Writer = orig }() // also when next panics
 		if err := next(c); err != nil {
 			c.Error(err)
 		}

@@ -17,9 +17,11 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/crm-gateway/crm-gateway/internal/crm"
@@ -66,11 +68,16 @@ type Client struct {
 	// exact bytes that will go on the wire (NXCloud signs them).
 	Authorize func(r *http.Request, body []byte)
 	Logger    *zap.Logger
+	// Observer receives metrics; nil records none.
+	Observer Observer
+	// Tracer makes a span for each rate wait and each attempt, and sends
+	// W3C traceparent to the vendor; nil (tracing off) does neither.
+	Tracer trace.Tracer
 }
 
 // Request is one vendor call.
 type Request struct {
-	Op         string // operation for logs, e.g. "PUT /customers/batch"
+	Op         string // operation for logs, metrics and spans, e.g. "PUT /customers/{id}": a template, never a raw path
 	Method     string
 	Path       string // appended to BaseURL, with its query string
 	Body       []byte // JSON body, nil for none
@@ -95,7 +102,7 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 		if deadline, ok := waitDeadline(ctx); ok {
 			maxWait = min(maxWait, max(time.Until(deadline), 0))
 		}
-		res, err := ratelimit.Wait(ctx, c.Limiter, c.Bucket, c.Limit, maxWait)
+		res, err := c.wait(ctx, maxWait)
 		if errors.Is(err, ratelimit.ErrLimited) {
 			recordBudget(ctx, c.policy(), res)
 			return nil, &crm.Error{
@@ -115,9 +122,7 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 		}
 		recordBudget(ctx, c.policy(), res)
 
-		start := time.Now()
-		resp, err := c.send(ctx, req)
-		c.log(req, attempt, resp, err, time.Since(start))
+		resp, err := c.attempt(ctx, req, attempt)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -145,7 +150,7 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 			}
 			wait = min(wait, retry.MaxRetryAfter)
 			if err := c.Limiter.Block(ctx, c.Bucket, c.Limit, wait); err != nil {
-				c.logger().Warn("rate limiter did not take vendor 429 feedback", zap.String("vendor", c.Vendor), zap.Error(err))
+				c.logger().Warn("rate limiter did not take vendor 429 feedback", append(logFields(ctx), zap.String("vendor", c.Vendor), zap.Error(err))...)
 			}
 			if attempt < retry.Attempts {
 				continue
@@ -190,11 +195,17 @@ func (c *Client) send(ctx context.Context, req Request) (*Response, error) {
 	if id := RequestID(ctx); id != "" {
 		hr.Header.Set("X-Request-ID", id)
 	}
+	c.injectTraceContext(ctx, hr.Header)
 	if c.Authorize != nil {
 		c.Authorize(hr, req.Body)
 	}
 	resp, err := c.HTTP.Do(hr)
 	if err != nil {
+		// The URL may carry a credential (Zenvia's ?token=): keep only the cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return nil, fmt.Errorf("%s %s: %w", req.Method, req.Op, ue.Err)
+		}
 		return nil, err
 	}
 	defer resp.Body.Close()
@@ -219,11 +230,11 @@ func (c *Client) logger() *zap.Logger {
 	return c.Logger
 }
 
-func (c *Client) log(req Request, attempt int, resp *Response, err error, took time.Duration) {
-	fields := []zap.Field{
+func (c *Client) log(ctx context.Context, req Request, attempt int, resp *Response, err error, took time.Duration) {
+	fields := append(logFields(ctx),
 		zap.String("vendor", c.Vendor), zap.String("connection", c.Bucket), zap.String("op", req.Op),
 		zap.Int("attempt", attempt), zap.Duration("latency", took),
-	}
+	)
 	switch {
 	case err != nil:
 		c.logger().Warn("vendor call failed", append(fields, zap.Error(err))...)

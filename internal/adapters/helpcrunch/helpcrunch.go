@@ -42,7 +42,8 @@ func (a *Adapter) Vendor() string { return crm.VendorHelpCrunch }
 // Capabilities implements crm.Connector.
 func (a *Adapter) Capabilities() []crm.Capability {
 	return []crm.Capability{crm.CapCustomerCreate, crm.CapCustomerUpdate,
-		crm.CapCustomerBatchCreate, crm.CapCustomerBatchUpdate, crm.CapCustomerBatchUpsert}
+		crm.CapCustomerBatchCreate, crm.CapCustomerBatchUpdate, crm.CapCustomerBatchUpsert,
+		crm.CapCustomerGet, crm.CapCustomerList, crm.CapCustomerFields}
 }
 
 // Fields implements crm.Connector.
@@ -245,9 +246,12 @@ func (a *Adapter) read(raw json.RawMessage) (*crm.Customer, error) {
 
 // call sends one request and decodes a 2xx answer into out.
 func (a *Adapter) call(ctx context.Context, op, method, path string, in any, idempotent bool, out any) error {
-	body, err := json.Marshal(in)
-	if err != nil {
-		return fmt.Errorf("encode helpcrunch request: %w", err)
+	var body []byte
+	if in != nil {
+		var err error
+		if body, err = json.Marshal(in); err != nil {
+			return fmt.Errorf("encode helpcrunch request: %w", err)
+		}
 	}
 	resp, err := a.client.Do(ctx, vendorhttp.Request{Op: op, Method: method, Path: path, Body: body, Idempotent: idempotent})
 	if err != nil {

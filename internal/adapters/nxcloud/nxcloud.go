@@ -9,8 +9,6 @@ package nxcloud
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -54,7 +52,8 @@ func (a *Adapter) Vendor() string { return crm.VendorNXCloud }
 // Capabilities implements crm.Connector. NXCloud documents no update by id,
 // so updates only happen as upserts through batch_create.
 func (a *Adapter) Capabilities() []crm.Capability {
-	return []crm.Capability{crm.CapCustomerCreate, crm.CapCustomerBatchCreate, crm.CapCustomerBatchUpsert}
+	return []crm.Capability{crm.CapCustomerCreate, crm.CapCustomerBatchCreate, crm.CapCustomerBatchUpsert,
+		crm.CapCustomerList, crm.CapCustomerFields}
 }
 
 // Fields implements crm.Connector.
@@ -144,32 +143,24 @@ type answer struct {
 }
 
 func (a *Adapter) batchCreate(ctx context.Context, typ int, customers []map[string]any) error {
-	body, err := json.Marshal(map[string]any{
-		"type": typ, "tenant_id": a.account.TenantID, "app_key": a.account.AppKey, "customers": customers,
-	})
-	if err != nil {
-		return fmt.Errorf("encode nxcloud request: %w", err)
-	}
-	resp, err := a.client.Do(ctx, vendorhttp.Request{Op: "POST customers/batch_create", Method: http.MethodPost,
-		Path: "/saas/cdp/openapi/customers/batch_create", Body: body})
-	if err != nil {
-		var ce *crm.Error
-		if resp != nil && errors.As(err, &ce) {
-			ce.Remote = remoteError(resp, nil)
-		}
-		return err
-	}
+	body := map[string]any{"type": typ, "tenant_id": a.account.TenantID, "app_key": a.account.AppKey, "customers": customers}
+	return a.call(ctx, "POST customers/batch_create", http.MethodPost, "/saas/cdp/openapi/customers/batch_create", body, false, nil)
+}
+
+// decodeAnswer reads NXCloud's envelope and turns a non-zero code (or an
+// error status) into the gateway's error.
+func decodeAnswer(resp *vendorhttp.Response) (*answer, error) {
 	var ans answer
 	if err := json.Unmarshal(resp.Body, &ans); err != nil || ans.Code == nil {
 		if resp.Status >= 300 {
-			return vendorhttp.Refused(crm.VendorNXCloud, &crm.VendorError{Status: resp.Status})
+			return nil, vendorhttp.Refused(crm.VendorNXCloud, &crm.VendorError{Status: resp.Status})
 		}
-		return vendorhttp.Unreadable(crm.VendorNXCloud, resp.Status, err)
+		return nil, vendorhttp.Unreadable(crm.VendorNXCloud, resp.Status, err)
 	}
-	if *ans.Code == 0 && resp.Status < 300 {
-		return nil
+	if *ans.Code != 0 || resp.Status >= 300 {
+		return nil, refused(resp, &ans)
 	}
-	return refused(resp, &ans)
+	return &ans, nil
 }
 
 // refused maps NXCloud's error codes: 1002 (parameter error) is the data's

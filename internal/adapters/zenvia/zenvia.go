@@ -44,7 +44,7 @@ func (a *Adapter) Vendor() string { return crm.VendorZenvia }
 // Capabilities implements crm.Connector. Zenvia's only customer write is
 // create-or-update, so there is no update by id and no update-only batch.
 func (a *Adapter) Capabilities() []crm.Capability {
-	return []crm.Capability{crm.CapCustomerCreate, crm.CapCustomerBatchCreate, crm.CapCustomerBatchUpsert}
+	return []crm.Capability{crm.CapCustomerCreate, crm.CapCustomerBatchCreate, crm.CapCustomerBatchUpsert, crm.CapCustomerFields}
 }
 
 // Fields implements crm.Connector.
