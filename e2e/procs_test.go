@@ -108,13 +108,25 @@ func (p *proc) output() string {
 // startGateway runs a gateway with the config text and returns its base URL.
 func startGateway(t *testing.T, config string) string {
 	t.Helper()
+	_, addr := runGateway(t, config, "127.0.0.1:0")
+	return "http://" + addr
+}
+
+// startGatewayAt runs a gateway listening on addr and returns its process.
+func startGatewayAt(t *testing.T, config, addr string) *proc {
+	t.Helper()
+	p, _ := runGateway(t, config, addr)
+	return p
+}
+
+func runGateway(t *testing.T, config, listen string) (*proc, string) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "gateway.yaml")
 	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, addr := start(t, regexp.MustCompile(`"msg":"gateway listening".*"addr":"([^"]+)"`),
-		binary(t, "gateway"), "-config", path, "-listen", "127.0.0.1:0")
-	return "http://" + addr
+	return start(t, regexp.MustCompile(`"msg":"gateway listening".*"addr":"([^"]+)"`),
+		binary(t, "gateway"), "-config", path, "-listen", listen)
 }
 
 // startVendorSim runs cmd/vendorsim and returns its root URL.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -136,7 +137,7 @@ func TestHealthcheckAgainstSandbox(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	env := envOf(map[string]string{"GATEWAY_LISTEN": "127.0.0.1:" + closedPort(t), "GATEWAY_SANDBOX_KEY": "k"})
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil, env, &syncBuffer{}) }()
+	go func() { done <- run(ctx, nil, env, io.Discard) }()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {

@@ -8,6 +8,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -28,7 +29,9 @@ import (
 	"github.com/crm-gateway/crm-gateway/internal/adapters"
 	"github.com/crm-gateway/crm-gateway/internal/auth"
 	"github.com/crm-gateway/crm-gateway/internal/config"
+	"github.com/crm-gateway/crm-gateway/internal/events"
 	"github.com/crm-gateway/crm-gateway/internal/gateway"
+	"github.com/crm-gateway/crm-gateway/internal/interactions"
 	"github.com/crm-gateway/crm-gateway/internal/metrics"
 	"github.com/crm-gateway/crm-gateway/internal/ratelimit"
 	"github.com/crm-gateway/crm-gateway/internal/sandbox"
@@ -65,9 +68,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	var cfg *config.Config
 	var sbx *sandbox.Sandbox
+	var ln net.Listener
 	if *configPath == "" {
+		// The sandbox's Zenvia simulator calls the gateway back (webhooks,
+		// hosted history), so the gateway's address must be known first.
 		var err error
-		if sbx, err = sandbox.Start(getenv("GATEWAY_SANDBOX_KEY")); err != nil {
+		if ln, err = net.Listen("tcp", cmp.Or(*listen, ":8080")); err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
+		defer ln.Close()
+		if sbx, err = sandbox.Start(getenv("GATEWAY_SANDBOX_KEY"), "http://"+displayAddr(ln.Addr())); err != nil {
 			return err
 		}
 		defer sbx.Close(context.Background())
@@ -87,11 +97,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	defer log.Sync()
 
-	limiter, ready, closeRedis, err := newLimiter(cfg, log)
+	rdb, limiter, ready, err := newLimiter(cfg, log)
 	if err != nil {
 		return err
 	}
-	defer closeRedis()
+	if rdb != nil {
+		defer rdb.Close()
+	}
 
 	// Metrics are always collected (served at /metrics); tracing only when an
 	// OTLP endpoint is configured (tracing is nil otherwise).
@@ -132,18 +144,44 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
+	bus, ixStore, err := newEventBus(cfg, rdb, log, metr)
+	if err != nil {
+		return err
+	}
+	busCtx, stopBus := context.WithCancel(context.Background())
+	busDone := make(chan struct{})
+	go func() {
+		defer close(busDone)
+		if err := bus.Run(busCtx); err != nil && !errors.Is(err, context.Canceled) {
+			log.Error("event delivery stopped", zap.Error(err))
+		}
+	}()
+	defer func() { stopBus(); <-busDone }()
+
+	gw := gateway.New(conns...)
+	jobSvc, stopJobs, err := startJobs(cfg, gw, log) // bulk jobs (jobs.go)
+	if err != nil {
+		return err
+	}
+	defer func() { // after the HTTP server stopped: chunks in progress finish
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
+		defer cancel()
+		stopJobs(ctx)
+	}()
 	handler, err := server.New(server.Options{
-		Gateway: gateway.New(conns...), Keys: keys, Logger: log,
+		Gateway: gw, Jobs: jobSvc, JobBodyBytes: cfg.Jobs.MaxBodyBytes, Keys: keys, Logger: log,
 		MaxBodyBytes: cfg.Server.MaxBodyBytes, ValidateResponses: cfg.Server.ValidateResponses, Ready: ready,
-		Metrics: metr, Tracing: tracing,
+		Metrics: metr, Tracing: tracing, Events: bus, PublicURL: cfg.PublicURL,
+		Interactions: &interactions.Service{Store: ixStore, Events: bus, HistoryTTL: cfg.Interactions.HistoryTTL, Logger: log},
 	})
 	if err != nil {
 		return err
 	}
 
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
 	}
 	srv := &http.Server{
 		Handler: handler, ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout, ReadTimeout: cfg.Server.ReadTimeout,
@@ -178,15 +216,34 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	return nil
 }
 
+// newEventBus keeps events, deliveries and interaction documents in Redis
+// when it is configured (durable, shared by replicas), else in memory.
+func newEventBus(cfg *config.Config, rdb redis.UniversalClient, log *zap.Logger, obs events.Observer) (*events.Bus, interactions.Store, error) {
+	ec := events.Config{Schedule: cfg.Events.Schedule, Retention: cfg.Events.Retention, Logger: log, Observer: obs,
+		// A redirect is the receiver's answer, not a success to chase.
+		HTTPClient: &http.Client{Transport: adapters.NewTransport(),
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	for _, sub := range cfg.Events.Subscriptions {
+		ec.Subscriptions = append(ec.Subscriptions, events.Subscription{Name: sub.Name, URL: sub.URL, Types: sub.Types, Secret: sub.Secret.Reveal()})
+	}
+	if err := ec.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("events: %w", err)
+	}
+	if rdb == nil {
+		return events.NewMemory(ec), interactions.NewMemoryStore(), nil
+	}
+	return events.NewRedis(rdb, ec, events.WithKeyPrefix(cfg.Redis.Prefix+"events")), interactions.NewRedisStore(rdb, cfg.Redis.Prefix+"ix:"), nil
+}
+
 // newLimiter picks the rate limiter: Redis shared by all replicas (with a
 // conservative local fallback while Redis is down) when configured, else in
 // memory. It also returns the readiness check that goes with it.
-func newLimiter(cfg *config.Config, log *zap.Logger) (ratelimit.Limiter, func(context.Context) server.Readiness, func(), error) {
+func newLimiter(cfg *config.Config, log *zap.Logger) (redis.UniversalClient, ratelimit.Limiter, func(context.Context) server.Readiness, error) {
 	if cfg.Redis.URL == "" {
 		ready := func(context.Context) server.Readiness {
 			return server.Readiness{Status: "ready", Checks: map[string]string{"config": "ok", "redis": "disabled"}}
 		}
-		return ratelimit.NewLocal(), ready, func() {}, nil
+		return nil, ratelimit.NewLocal(), ready, nil
 	}
 	opts, err := redis.ParseURL(cfg.Redis.URL.Reveal())
 	if err != nil {
@@ -197,7 +254,7 @@ func newLimiter(cfg *config.Config, log *zap.Logger) (ratelimit.Limiter, func(co
 	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = time.Second, 500*time.Millisecond, 500*time.Millisecond
 	opts.DialerRetries = 1
 	rdb := redis.NewClient(opts)
-	fb := ratelimit.NewFallback(ratelimit.NewRedis(rdb), cfg.Redis.Replicas, log)
+	fb := ratelimit.NewFallback(ratelimit.NewRedis(rdb, ratelimit.WithKeyPrefix(cfg.Redis.Prefix+"rl:")), cfg.Redis.Replicas, log)
 	ready := func(ctx context.Context) server.Readiness {
 		ctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
@@ -208,7 +265,7 @@ func newLimiter(cfg *config.Config, log *zap.Logger) (ratelimit.Limiter, func(co
 		}
 		return r
 	}
-	return fb, ready, func() { rdb.Close() }, nil
+	return rdb, fb, ready, nil
 }
 
 func newLogger(level string) (*zap.Logger, error) {

@@ -93,6 +93,30 @@ func TestSandboxServesDocsAndAllVendors(t *testing.T) {
 		}
 	}
 
+	// The simulated Zenvia agent closes the conversation loop through the
+	// gateway's own webhook: queued, accepted, then an answer to a message.
+	code, ix := call("POST", "/v1/connections/zenvia/interactions",
+		`{"department_id":1,"customer":{"name":"Ana"},"extra":{"ticket":"T-9"},"history":[{"time":"2026-11-23T10:00:00Z","direction":"CLIENT","content":"hi"}]}`)
+	if code != 201 {
+		t.Fatalf("start interaction: %d %v", code, ix)
+	}
+	if code, m := call("POST", "/v1/connections/zenvia/interactions/"+ix["id"].(string)+"/messages", `{"content":"hello?"}`); code != 200 {
+		t.Fatalf("message: %d %v", code, m)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		_, m := call("GET", "/v1/events?connection=zenvia", "")
+		seen := map[string]bool{}
+		for _, e := range m["data"].([]any) {
+			seen[e.(map[string]any)["type"].(string)] = true
+		}
+		if seen["interaction.accepted"] && seen["interaction.message.created"] {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sandbox events so far: %v", seen)
+		}
+	}
+
 	cancel()
 	select {
 	case err := <-done:

@@ -26,6 +26,7 @@ func main() {
 	nxLimit := flag.Int("nxcloud-limit", 0, "NXCloud requests per window (0: unlimited; the real limit is undocumented)")
 	window := flag.Duration("window", time.Minute, "Zenvia and NXCloud sliding window")
 	latency := flag.Duration("latency", 0, "artificial latency added to every vendor answer")
+	zvWebhook := flag.String("zenvia-webhook", "", "URL the Zenvia simulator posts its triggers to (a gateway's /v1/webhooks/<connection>/<secret>)")
 	flag.Parse()
 
 	ln, err := net.Listen("tcp", *listen)
@@ -35,7 +36,7 @@ func main() {
 	}
 	sims := vendorsim.NewSetWith(
 		helpcrunch.Config{Limit: *hcLimit, Window: *hcWindow, Latency: *latency},
-		zenvia.Config{Limit: *zvLimit, Window: *window, Latency: *latency},
+		zenvia.Config{Limit: *zvLimit, Window: *window, Latency: *latency, WebhookURL: *zvWebhook},
 		nxcloud.Config{Limit: *nxLimit, Window: *window, Latency: *latency},
 	)
 	defer sims.Close()

@@ -70,7 +70,7 @@ func Open(name string, c *config.Connection, d Deps) (*gateway.Connection, error
 	cr := c.Credentials
 	switch c.Vendor {
 	case crm.VendorHelpCrunch:
-		conn = helpcrunch.New(client, cr.APIKey.Reveal(), c.Limits.BatchSize)
+		conn = helpcrunch.New(client, cr.APIKey.Reveal(), c.Limits.BatchSize, cr.WebhookSigningKey.Reveal())
 	case crm.VendorZenvia:
 		conn = zenvia.New(client, cr.Token.Reveal(), c.Limits.BatchSize)
 	case crm.VendorNXCloud:
@@ -85,7 +85,7 @@ func Open(name string, c *config.Connection, d Deps) (*gateway.Connection, error
 	}
 	return &gateway.Connection{
 		Name: name, Sandbox: c.Sandbox, Connector: conn,
-		Custom: custom, Declared: declared, FieldsTTL: c.CustomFields.CacheTTL,
+		Custom: custom, Declared: declared, FieldsTTL: c.CustomFields.CacheTTL, WebhookSecret: cr.WebhookSecret.Reveal(),
 		Limits: crm.Limits{Requests: c.Limits.Requests, Period: c.Limits.Period, Burst: c.Limits.Burst,
 			MaxWait: c.Limits.MaxWait, BatchSize: conn.BatchSize()},
 	}, nil

@@ -56,6 +56,12 @@ type Config struct {
 	APIKeys []APIKey `yaml:"api_keys"`
 	// Connections are the vendor accounts, by name.
 	Connections map[string]*Connection `yaml:"connections"`
+	// Events are the normalized events and where they are delivered.
+	Events Events `yaml:"events"`
+	// Interactions configures conversations.
+	Interactions Interactions `yaml:"interactions"`
+	// Jobs configures bulk jobs (see jobs.go).
+	Jobs Jobs `yaml:"jobs"`
 	// Sandbox is set when the gateway runs its built-in vendor simulators.
 	Sandbox bool `yaml:"-"`
 }
@@ -82,6 +88,9 @@ type Server struct {
 // rate buckets in memory, which is right for a single replica only.
 type Redis struct {
 	URL Secret `yaml:"url"` // may hold a password
+	// Prefix starts every key the gateway writes, so several deployments
+	// can share one Redis (default none).
+	Prefix string `yaml:"prefix"`
 	// Replicas is how many gateway replicas share the vendor limits; when
 	// Redis is unreachable each falls back to 1/Replicas of every limit.
 	Replicas int `yaml:"replicas"`
@@ -170,6 +179,38 @@ type Credentials struct {
 	AccessSecret Secret `yaml:"access_secret"` // nxcloud
 	TenantID     int64  `yaml:"tenant_id"`     // nxcloud
 	AppKey       string `yaml:"app_key"`       // nxcloud
+	// WebhookSecret is the secret part of this connection's inbound webhook
+	// URL, /v1/webhooks/<connection>/<secret>; without it, no webhook is taken.
+	WebhookSecret Secret `yaml:"webhook_secret"`
+	// WebhookSigningKey verifies HelpCrunch's X-HelpCrunch-Signature.
+	WebhookSigningKey Secret `yaml:"webhook_signing_key"`
+}
+
+// Events configures the normalized event log and its webhook deliveries.
+type Events struct {
+	Subscriptions []Subscription `yaml:"subscriptions"`
+	// Schedule is the delay before each retry of a failed delivery (default
+	// the Standard Webhooks schedule, over a day in all).
+	Schedule []time.Duration `yaml:"schedule"`
+	// Retention is how long events are kept and listed (default 72h).
+	Retention time.Duration `yaml:"retention"`
+}
+
+// Subscription is an endpoint that receives signed events.
+type Subscription struct {
+	Name string `yaml:"name"`
+	URL  string `yaml:"url"`
+	// Types are event types or prefixes ending in "*"; none means all.
+	Types []string `yaml:"types"`
+	// Secret signs deliveries (Standard Webhooks, "whsec_<base64>").
+	Secret Secret `yaml:"secret"`
+}
+
+// Interactions configures conversation features.
+type Interactions struct {
+	// HistoryTTL is how long a hosted conversation history stays readable
+	// by the vendor (default 24h).
+	HistoryTTL time.Duration `yaml:"history_ttl"`
 }
 
 // Limits bound what the gateway sends to the vendor for this account.
@@ -307,6 +348,9 @@ func (c *Config) ApplyDefaults() {
 	s.IdleTimeout = or(s.IdleTimeout, 2*time.Minute)
 	s.ShutdownTimeout = or(s.ShutdownTimeout, 30*time.Second)
 	c.Redis.Replicas = or(c.Redis.Replicas, 1)
+	c.Jobs.applyDefaults()
+	c.Events.Retention = or(c.Events.Retention, 72*time.Hour)
+	c.Interactions.HistoryTTL = or(c.Interactions.HistoryTTL, 24*time.Hour)
 	for _, conn := range c.Connections {
 		if conn == nil {
 			continue
@@ -421,6 +465,29 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	names := map[string]bool{}
+	for i, sub := range c.Events.Subscriptions {
+		at := fmt.Sprintf("events.subscriptions[%d]", i)
+		switch {
+		case sub.Name == "":
+			bad(at+".name", "required")
+		case names[sub.Name]:
+			bad(at+".name", "%q is used twice", sub.Name)
+		}
+		names[sub.Name] = true
+		if !strings.HasPrefix(sub.URL, "http://") && !strings.HasPrefix(sub.URL, "https://") {
+			bad(at+".url", "must be an http(s) URL")
+		}
+		if sub.Secret == "" {
+			bad(at+".secret", "required: deliveries are signed")
+		}
+	}
+	for i, d := range c.Events.Schedule {
+		if d <= 0 {
+			bad(fmt.Sprintf("events.schedule[%d]", i), "must be positive")
+		}
+	}
+	c.Jobs.validate(bad)
 	if c.Redis.Replicas < 1 {
 		bad("redis.replicas", "must be at least 1")
 	}

@@ -30,6 +30,9 @@ type Connection struct {
 	Declared []crm.FieldInfo
 	// FieldsTTL is how long the vendor's field catalogue is cached.
 	FieldsTTL time.Duration
+	// WebhookSecret is the secret part of the connection's inbound webhook
+	// URL; empty means the connection takes no webhooks.
+	WebhookSecret string
 
 	mu       sync.Mutex
 	fields   []crm.FieldInfo
@@ -39,6 +42,11 @@ type Connection struct {
 // Supports reports whether the connection's vendor offers c.
 func (c *Connection) Supports(capability crm.Capability) bool {
 	return slices.Contains(c.Capabilities(), capability)
+}
+
+// Require returns the 501 error when the connection's vendor lacks c.
+func (c *Connection) Require(capability crm.Capability) error {
+	return c.require(capability)
 }
 
 func (c *Connection) require(capability crm.Capability) error {

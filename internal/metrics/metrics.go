@@ -42,6 +42,8 @@ type Metrics struct {
 	limiterWait     *prometheus.HistogramVec
 	limiterRefusals *prometheus.CounterVec
 	bucketRemaining *prometheus.GaugeVec
+	deliveries      *prometheus.CounterVec
+	deliveryTime    *prometheus.HistogramVec
 }
 
 // New registers the gateway's collectors, plus the Go runtime and process
@@ -84,6 +86,15 @@ func New() *Metrics {
 			Namespace: Namespace, Name: "limiter_bucket_remaining",
 			Help: "Tokens left in the connection's rate bucket after its last reservation.",
 		}, []string{"connection"}),
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "webhook_deliveries_total",
+			Help: `Event delivery attempts to subscriptions, by subscription and outcome ("delivered", "failed" with a retry scheduled, "dead" after the last retry).`,
+		}, []string{"subscription", "outcome"}),
+		deliveryTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: Namespace, Name: "webhook_delivery_duration_seconds",
+			Help:    "Duration of one delivery attempt, by subscription.",
+			Buckets: latencyBuckets,
+		}, []string{"subscription"}),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -91,6 +102,7 @@ func New() *Metrics {
 		m.httpRequests, m.httpDuration,
 		m.vendorRequests, m.vendorDuration, m.vendorLimited,
 		m.limiterWait, m.limiterRefusals, m.bucketRemaining,
+		m.deliveries, m.deliveryTime,
 	)
 	return m
 }
@@ -171,4 +183,14 @@ func (m *Metrics) BucketRemaining(connection string, remaining int) {
 		return
 	}
 	m.bucketRemaining.WithLabelValues(connection).Set(float64(remaining))
+}
+
+// Delivery records one attempt to deliver an event to a subscription
+// (it implements events.Observer).
+func (m *Metrics) Delivery(subscription, outcome string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.deliveries.WithLabelValues(subscription, outcome).Inc()
+	m.deliveryTime.WithLabelValues(subscription).Observe(d.Seconds())
 }

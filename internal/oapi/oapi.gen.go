@@ -54,19 +54,19 @@ func (e BatchRequestMode) Valid() bool {
 
 // Defines values for BatchRequestOnConflict.
 const (
-	Keep    BatchRequestOnConflict = "keep"
-	Merge   BatchRequestOnConflict = "merge"
-	Replace BatchRequestOnConflict = "replace"
+	BatchRequestOnConflictKeep    BatchRequestOnConflict = "keep"
+	BatchRequestOnConflictMerge   BatchRequestOnConflict = "merge"
+	BatchRequestOnConflictReplace BatchRequestOnConflict = "replace"
 )
 
 // Valid indicates whether the value is a known member of the BatchRequestOnConflict enum.
 func (e BatchRequestOnConflict) Valid() bool {
 	switch e {
-	case Keep:
+	case BatchRequestOnConflictKeep:
 		return true
-	case Merge:
+	case BatchRequestOnConflictMerge:
 		return true
-	case Replace:
+	case BatchRequestOnConflictReplace:
 		return true
 	default:
 		return false
@@ -104,6 +104,12 @@ const (
 	CustomersGet         Capability = "customers.get"
 	CustomersList        Capability = "customers.list"
 	CustomersUpdate      Capability = "customers.update"
+	InteractionsFinish   Capability = "interactions.finish"
+	InteractionsMessage  Capability = "interactions.message"
+	InteractionsStart    Capability = "interactions.start"
+	InteractionsTyping   Capability = "interactions.typing"
+	InteractionsUpdate   Capability = "interactions.update"
+	Webhooks             Capability = "webhooks"
 )
 
 // Valid indicates whether the value is a known member of the Capability enum.
@@ -124,6 +130,18 @@ func (e Capability) Valid() bool {
 	case CustomersList:
 		return true
 	case CustomersUpdate:
+		return true
+	case InteractionsFinish:
+		return true
+	case InteractionsMessage:
+		return true
+	case InteractionsStart:
+		return true
+	case InteractionsTyping:
+		return true
+	case InteractionsUpdate:
+		return true
+	case Webhooks:
 		return true
 	default:
 		return false
@@ -150,6 +168,7 @@ func (e CustomerFieldsGender) Valid() bool {
 
 // Defines values for ErrorCode.
 const (
+	ErrorCodeCancelled      ErrorCode = "cancelled"
 	ErrorCodeConflict       ErrorCode = "conflict"
 	ErrorCodeForbidden      ErrorCode = "forbidden"
 	ErrorCodeInternal       ErrorCode = "internal"
@@ -166,6 +185,8 @@ const (
 // Valid indicates whether the value is a known member of the ErrorCode enum.
 func (e ErrorCode) Valid() bool {
 	switch e {
+	case ErrorCodeCancelled:
+		return true
 	case ErrorCodeConflict:
 		return true
 	case ErrorCodeForbidden:
@@ -235,24 +256,198 @@ func (e HealthStatus) Valid() bool {
 	}
 }
 
+// Defines values for HistoryDocumentMessagesDirection.
+const (
+	HistoryDocumentMessagesDirectionAGENT  HistoryDocumentMessagesDirection = "AGENT"
+	HistoryDocumentMessagesDirectionCLIENT HistoryDocumentMessagesDirection = "CLIENT"
+)
+
+// Valid indicates whether the value is a known member of the HistoryDocumentMessagesDirection enum.
+func (e HistoryDocumentMessagesDirection) Valid() bool {
+	switch e {
+	case HistoryDocumentMessagesDirectionAGENT:
+		return true
+	case HistoryDocumentMessagesDirectionCLIENT:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for HistoryMessageDirection.
+const (
+	HistoryMessageDirectionAGENT  HistoryMessageDirection = "AGENT"
+	HistoryMessageDirectionCLIENT HistoryMessageDirection = "CLIENT"
+)
+
+// Valid indicates whether the value is a known member of the HistoryMessageDirection enum.
+func (e HistoryMessageDirection) Valid() bool {
+	switch e {
+	case HistoryMessageDirectionAGENT:
+		return true
+	case HistoryMessageDirectionCLIENT:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for InteractionMessageType.
+const (
+	Audio InteractionMessageType = "audio"
+	File  InteractionMessageType = "file"
+	Image InteractionMessageType = "image"
+	Text  InteractionMessageType = "text"
+	Video InteractionMessageType = "video"
+)
+
+// Valid indicates whether the value is a known member of the InteractionMessageType enum.
+func (e InteractionMessageType) Valid() bool {
+	switch e {
+	case Audio:
+		return true
+	case File:
+		return true
+	case Image:
+		return true
+	case Text:
+		return true
+	case Video:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for InteractionStartMediaType.
+const (
+	SMS      InteractionStartMediaType = "SMS"
+	TEXT     InteractionStartMediaType = "TEXT"
+	WHATSAPP InteractionStartMediaType = "WHATSAPP"
+)
+
+// Valid indicates whether the value is a known member of the InteractionStartMediaType enum.
+func (e InteractionStartMediaType) Valid() bool {
+	switch e {
+	case SMS:
+		return true
+	case TEXT:
+		return true
+	case WHATSAPP:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for InteractionUpdateMood.
+const (
+	NEGATIVE InteractionUpdateMood = "NEGATIVE"
+	POSITIVE InteractionUpdateMood = "POSITIVE"
+)
+
+// Valid indicates whether the value is a known member of the InteractionUpdateMood enum.
+func (e InteractionUpdateMood) Valid() bool {
+	switch e {
+	case NEGATIVE:
+		return true
+	case POSITIVE:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ItemResultStatus.
 const (
-	Accepted ItemResultStatus = "accepted"
-	Created  ItemResultStatus = "created"
-	Failed   ItemResultStatus = "failed"
-	Updated  ItemResultStatus = "updated"
+	ItemResultStatusAccepted ItemResultStatus = "accepted"
+	ItemResultStatusCreated  ItemResultStatus = "created"
+	ItemResultStatusFailed   ItemResultStatus = "failed"
+	ItemResultStatusUpdated  ItemResultStatus = "updated"
 )
 
 // Valid indicates whether the value is a known member of the ItemResultStatus enum.
 func (e ItemResultStatus) Valid() bool {
 	switch e {
-	case Accepted:
+	case ItemResultStatusAccepted:
 		return true
-	case Created:
+	case ItemResultStatusCreated:
 		return true
-	case Failed:
+	case ItemResultStatusFailed:
 		return true
-	case Updated:
+	case ItemResultStatusUpdated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for JobMode.
+const (
+	JobModeCreate JobMode = "create"
+	JobModeUpdate JobMode = "update"
+	JobModeUpsert JobMode = "upsert"
+)
+
+// Valid indicates whether the value is a known member of the JobMode enum.
+func (e JobMode) Valid() bool {
+	switch e {
+	case JobModeCreate:
+		return true
+	case JobModeUpdate:
+		return true
+	case JobModeUpsert:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for JobOnConflict.
+const (
+	JobOnConflictKeep    JobOnConflict = "keep"
+	JobOnConflictMerge   JobOnConflict = "merge"
+	JobOnConflictReplace JobOnConflict = "replace"
+)
+
+// Valid indicates whether the value is a known member of the JobOnConflict enum.
+func (e JobOnConflict) Valid() bool {
+	switch e {
+	case JobOnConflictKeep:
+		return true
+	case JobOnConflictMerge:
+		return true
+	case JobOnConflictReplace:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for JobState.
+const (
+	JobStateCancelled       JobState = "cancelled"
+	JobStateFailed          JobState = "failed"
+	JobStatePartiallyFailed JobState = "partially_failed"
+	JobStateQueued          JobState = "queued"
+	JobStateRunning         JobState = "running"
+	JobStateSucceeded       JobState = "succeeded"
+)
+
+// Valid indicates whether the value is a known member of the JobState enum.
+func (e JobState) Valid() bool {
+	switch e {
+	case JobStateCancelled:
+		return true
+	case JobStateFailed:
+		return true
+	case JobStatePartiallyFailed:
+		return true
+	case JobStateQueued:
+		return true
+	case JobStateRunning:
+		return true
+	case JobStateSucceeded:
 		return true
 	default:
 		return false
@@ -370,6 +565,8 @@ type BatchItemGender string
 //
 // Example: {"customers":[{"email":"ana@example.com","name":"Ana Souza"}],"mode":"create"}
 type BatchRequest struct {
+	// Customers The items, in order. More than 1,000 items (or a body over 1 MiB) are always run as a
+	// bulk job.
 	Customers []BatchItem `json:"customers"`
 
 	// Mode What to do with each item (see the operation's description).
@@ -668,10 +865,129 @@ type CustomerPage struct {
 	NextCursor *string `json:"next_cursor"`
 }
 
+// Delivery One subscription's delivery of an event.
+//
+// Example: {"attempts":1,"dead":false,"delivered":true,"last_status":200,"subscription":"crm-backend"}
+type Delivery struct {
+	// Attempts Example: 1
+	Attempts int `json:"attempts"`
+
+	// Dead Dead-lettered after the last retry.
+	//
+	// Example: false
+	Dead bool `json:"dead"`
+
+	// Delivered Example: true
+	Delivered bool `json:"delivered"`
+
+	// DeliveredAt Example: 2026-11-23T10:00:09Z
+	DeliveredAt *time.Time `json:"delivered_at,omitempty"`
+
+	// LastError Example: connection refused
+	LastError *string `json:"last_error,omitempty"`
+
+	// LastStatus The receiver's last HTTP status.
+	//
+	// Example: 200
+	LastStatus *int `json:"last_status,omitempty"`
+
+	// NextAttemptAt Example: 2026-11-23T10:05:09Z
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+
+	// Subscription Example: crm-backend
+	Subscription string `json:"subscription"`
+}
+
 // ErrorCode The gateway's error code.
 //
 // Example: invalid
 type ErrorCode string
+
+// Event The one envelope of every event, whatever the vendor. Types: `interaction.queued`
+// (`data.position`), `interaction.accepted`, `interaction.unavailable`,
+// `interaction.finished`, `interaction.typing`, `interaction.typing_stopped`,
+// `interaction.message.created` (`data.message`, `data.agent`, `data.direction`),
+// `interaction.started`, `interaction.assigned`, `interaction.status_changed`,
+// `interaction.rated`, `interaction.note.created`, `customer.created`,
+// `customer.tags_changed`, `customer.deleted`, and `vendor.event` for kinds the gateway
+// does not know (`data.vendor_type`, `data.payload`).
+//
+// **Delivery.** Each configured subscription receives the events matching its `types`
+// as a POST signed per the Standard Webhooks spec: headers `webhook-id` (the event id),
+// `webhook-timestamp` and `webhook-signature` (`v1,` + base64 HMAC-SHA256 of
+// `id.timestamp.body` with the subscription's secret). Deliveries are queued durably in
+// Redis and retried on any non-2xx answer after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and
+// 10 h (configurable), then dead-lettered; `POST /v1/events/{event}/redeliver` queues
+// them again. A delivery may be repeated (at least once): deduplicate by `webhook-id`.
+//
+// Example: {"connection":"zenvia","data":{"state":"accepted"},"extra":{"ticket":"T-1001"},"id":"evt_4f1c2a9e0b7d3c58a6e1f2d3","interaction_id":"322e458c-540c-4c11-ab5c-d38d39f57213","occurred_at":"2026-11-23T10:00:09Z","type":"interaction.accepted","vendor":"zenvia"}
+type Event struct {
+	// Connection Example: zenvia
+	Connection string `json:"connection"`
+
+	// Data The event's details (see the types).
+	//
+	// Example: {"state":"accepted"}
+	Data interface{} `json:"data"`
+
+	// Extra The `extra` given when the interaction started.
+	//
+	// Example: {"ticket":"T-1001"}
+	Extra interface{} `json:"extra,omitempty"`
+
+	// Id Example: evt_4f1c2a9e0b7d3c58a6e1f2d3
+	Id string `json:"id"`
+
+	// InteractionId Example: 322e458c-540c-4c11-ab5c-d38d39f57213
+	InteractionId *string `json:"interaction_id,omitempty"`
+
+	// OccurredAt Example: 2026-11-23T10:00:09Z
+	OccurredAt time.Time `json:"occurred_at"`
+
+	// Type Example: interaction.accepted
+	Type string `json:"type"`
+
+	// Vendor A supported vendor.
+	//
+	// Example: helpcrunch
+	Vendor Vendor `json:"vendor"`
+}
+
+// EventDetail An event and its deliveries.
+//
+// Example: {"deliveries":[],"event":{"connection":"zenvia","data":{},"id":"evt_1","occurred_at":"2026-11-23T10:00:09Z","type":"interaction.accepted","vendor":"zenvia"}}
+type EventDetail struct {
+	Deliveries []Delivery `json:"deliveries"`
+
+	// Event The one envelope of every event, whatever the vendor. Types: `interaction.queued`
+	// (`data.position`), `interaction.accepted`, `interaction.unavailable`,
+	// `interaction.finished`, `interaction.typing`, `interaction.typing_stopped`,
+	// `interaction.message.created` (`data.message`, `data.agent`, `data.direction`),
+	// `interaction.started`, `interaction.assigned`, `interaction.status_changed`,
+	// `interaction.rated`, `interaction.note.created`, `customer.created`,
+	// `customer.tags_changed`, `customer.deleted`, and `vendor.event` for kinds the gateway
+	// does not know (`data.vendor_type`, `data.payload`).
+	//
+	// **Delivery.** Each configured subscription receives the events matching its `types`
+	// as a POST signed per the Standard Webhooks spec: headers `webhook-id` (the event id),
+	// `webhook-timestamp` and `webhook-signature` (`v1,` + base64 HMAC-SHA256 of
+	// `id.timestamp.body` with the subscription's secret). Deliveries are queued durably in
+	// Redis and retried on any non-2xx answer after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and
+	// 10 h (configurable), then dead-lettered; `POST /v1/events/{event}/redeliver` queues
+	// them again. A delivery may be repeated (at least once): deduplicate by `webhook-id`.
+	//
+	//
+	// Example: {"connection":"zenvia","data":{"state":"accepted"},"extra":{"ticket":"T-1001"},"id":"evt_4f1c2a9e0b7d3c58a6e1f2d3","interaction_id":"322e458c-540c-4c11-ab5c-d38d39f57213","occurred_at":"2026-11-23T10:00:09Z","type":"interaction.accepted","vendor":"zenvia"}
+	Event Event `json:"event"`
+}
+
+// EventList A page of events, newest first.
+//
+// Example: {"data":[],"next_cursor":null}
+type EventList struct {
+	Data       []Event `json:"data"`
+	NextCursor *string `json:"next_cursor"`
+}
 
 // FieldError One invalid field.
 //
@@ -756,6 +1072,166 @@ type Health struct {
 // HealthStatus Example: ok
 type HealthStatus string
 
+// HistoryDocument Zenvia's external_history document.
+//
+// Example: {"messages":[{"content":"client message here","direction":"CLIENT","time":"2019-03-14 00:00:01"}]}
+type HistoryDocument struct {
+	Messages []struct {
+		// Content Example: client message here
+		Content string `json:"content"`
+
+		// Direction Example: CLIENT
+		Direction HistoryDocumentMessagesDirection `json:"direction"`
+
+		// Time Example: 2019-03-14 00:00:01
+		Time string `json:"time"`
+	} `json:"messages"`
+}
+
+// HistoryDocumentMessagesDirection Example: CLIENT
+type HistoryDocumentMessagesDirection string
+
+// HistoryMessage One message of the conversation before the interaction.
+//
+// Example: {"content":"I need help with my order","direction":"CLIENT","time":"2026-11-23T10:00:01Z"}
+type HistoryMessage struct {
+	// Content Example: I need help with my order
+	Content string `json:"content"`
+
+	// Direction Example: CLIENT
+	Direction HistoryMessageDirection `json:"direction"`
+
+	// Time Example: 2026-11-23T10:00:01Z
+	Time time.Time `json:"time"`
+}
+
+// HistoryMessageDirection Example: CLIENT
+type HistoryMessageDirection string
+
+// Interaction An interaction after an operation.
+//
+// Example: {"connection":"zenvia","id":"322e458c-540c-4c11-ab5c-d38d39f57213","vendor":"zenvia"}
+type Interaction struct {
+	// Connection Example: zenvia
+	Connection string `json:"connection"`
+
+	// HistoryUrl The hosted history handed to the vendor.
+	//
+	// Example: https://gateway.example.com/v1/history/3q2-7wEAAAB2Zk1aV0ZtZ3hQbW9TYlE
+	HistoryUrl *string `json:"history_url,omitempty"`
+
+	// Id The vendor's id (Zenvia interaction_hash, HelpCrunch chat id).
+	//
+	// Example: 322e458c-540c-4c11-ab5c-d38d39f57213
+	Id string `json:"id"`
+
+	// Remote The vendor's raw answer.
+	//
+	// Example: {"message":"Interaction created successfully"}
+	Remote interface{} `json:"remote,omitempty"`
+
+	// Vendor A supported vendor.
+	//
+	// Example: helpcrunch
+	Vendor Vendor `json:"vendor"`
+}
+
+// InteractionMessage A message from the customer.
+//
+// Example: {"content":"Where is my order?","type":"text"}
+type InteractionMessage struct {
+	// Content Example: Where is my order?
+	Content string `json:"content"`
+
+	// Type Example: text
+	Type *InteractionMessageType `json:"type,omitempty"`
+
+	// Url The media, for types other than text.
+	//
+	// Example: https://example.com/box.png
+	Url *string `json:"url,omitempty"`
+}
+
+// InteractionMessageType Example: text
+type InteractionMessageType string
+
+// InteractionStart An interaction to open.
+//
+// Example: {"customer":{"email":"ana@example.com","name":"Ana Souza"},"department_id":1,"extra":{"ticket":"T-1001"},"media_type":"TEXT"}
+type InteractionStart struct {
+	// Customer The customer, by the vendor's id (HelpCrunch) or described (Zenvia).
+	//
+	// Example: {"name":"Ana Souza","phone":"5511991417777"}
+	Customer struct {
+		// Document A national id such as a Brazilian CPF (Zenvia `cpf`).
+		//
+		// Example: 12345678900
+		Document *string `json:"document,omitempty"`
+
+		// Email Example: ana@example.com
+		Email *openapi_types.Email `json:"email,omitempty"`
+
+		// Id Example: 542335
+		Id *string `json:"id,omitempty"`
+
+		// Name Example: Ana Souza
+		Name *string `json:"name,omitempty"`
+
+		// Phone Example: 5511991417777
+		Phone *string `json:"phone,omitempty"`
+	} `json:"customer"`
+
+	// DepartmentId The vendor's department (required by Zenvia).
+	//
+	// Example: 1
+	DepartmentId *int `json:"department_id,omitempty"`
+
+	// ExternalHistory Your own history URL (the vendor GETs it); instead of `history`.
+	//
+	// Example: https://bot.example.com/history/abc
+	ExternalHistory *string `json:"external_history,omitempty"`
+
+	// Extra Your own data, returned on every event of the interaction.
+	//
+	// Example: {"ticket":"T-1001"}
+	Extra *map[string]interface{} `json:"extra,omitempty"`
+
+	// History The conversation so far, hosted by the gateway for the vendor to fetch.
+	History *[]HistoryMessage `json:"history,omitempty"`
+
+	// MediaType The channel (default TEXT).
+	//
+	// Example: WHATSAPP
+	MediaType *InteractionStartMediaType `json:"media_type,omitempty"`
+}
+
+// InteractionStartMediaType The channel (default TEXT).
+//
+// Example: WHATSAPP
+type InteractionStartMediaType string
+
+// InteractionUpdate Changes to an open interaction.
+//
+// Example: {"mood":"POSITIVE","note":"solved on first contact"}
+type InteractionUpdate struct {
+	// CustomerId The vendor's customer (Zenvia customer_key).
+	//
+	// Example: 0010-abcd-efgh-ijkd-1c422e49fdff
+	CustomerId *string `json:"customer_id,omitempty"`
+
+	// Mood Example: POSITIVE
+	Mood *InteractionUpdateMood `json:"mood,omitempty"`
+
+	// Note Example: solved on first contact
+	Note *string `json:"note,omitempty"`
+
+	// TagIds Example: ["1","999"]
+	TagIds *[]string `json:"tag_ids,omitempty"`
+}
+
+// InteractionUpdateMood Example: POSITIVE
+type InteractionUpdateMood string
+
 // ItemError Why one batch item failed.
 //
 // Example: {"code":"unprocessable","errors":[{"field":"birthday","reason":"not supported by helpcrunch"}],"message":"the customer cannot be written to helpcrunch as sent","outcome":"not_applied"}
@@ -814,6 +1290,190 @@ type ItemResult struct {
 //
 // Example: created
 type ItemResultStatus string
+
+// Job A bulk job: a batch written asynchronously, chunk by chunk, by any gateway replica, under
+// the connection's shared rate budget. With Redis configured it survives the death of any
+// replica; without (sandbox) it lives in the one replica's memory.
+//
+// Example: {"connection":"nxcloud","counts":{"accepted":0,"created":0,"failed":0,"pending":5000,"total":5000,"uncertain":0,"updated":0},"created_at":"2026-11-02T10:15:00.123Z","eta_seconds":51,"finished_at":null,"id":"0194d4e0ab12f3e4a5b6c7d8","links":{"results":"/v1/jobs/0194d4e0ab12f3e4a5b6c7d8/results","self":"/v1/jobs/0194d4e0ab12f3e4a5b6c7d8"},"mode":"upsert","started_at":null,"state":"queued","vendor":"nxcloud"}
+type Job struct {
+	// Connection The connection the job writes through.
+	//
+	// Example: nxcloud
+	Connection string `json:"connection"`
+
+	// Counts Item counts; the others add up to `total`. `failed` includes items a cancellation kept
+	// from being sent. `uncertain` items failed with outcome `uncertain`: they may have been
+	// applied (e.g. their request was on its way when a gateway replica died); the gateway
+	// never sends an item twice.
+	//
+	//
+	// Example: {"accepted":0,"created":0,"failed":10,"pending":2000,"total":5000,"uncertain":0,"updated":2990}
+	Counts JobCounts `json:"counts"`
+
+	// CreatedAt When the job was accepted.
+	//
+	// Example: 2026-11-02T10:15:00.123Z
+	CreatedAt time.Time `json:"created_at"`
+
+	// EtaSeconds Estimated seconds until the pending items are sent, at the connection's rate (other
+	// traffic on the same connection makes it longer); `null` once the job has finished.
+	//
+	//
+	// Example: 38.8
+	EtaSeconds *float32 `json:"eta_seconds"`
+
+	// FinishedAt When every item had a result, or when the job was cancelled.
+	//
+	// Example: 2026-11-02T10:15:52.480Z
+	FinishedAt *time.Time `json:"finished_at"`
+
+	// Id The job's id.
+	//
+	// Example: 0194d4e0ab12f3e4a5b6c7d8
+	Id string `json:"id"`
+
+	// Links Where to poll the job and page its results.
+	//
+	// Example: {"results":"/v1/jobs/0194d4e0ab12f3e4a5b6c7d8/results","self":"/v1/jobs/0194d4e0ab12f3e4a5b6c7d8"}
+	Links struct {
+		// Results Example: /v1/jobs/0194d4e0ab12f3e4a5b6c7d8/results
+		Results string `json:"results"`
+
+		// Self Example: /v1/jobs/0194d4e0ab12f3e4a5b6c7d8
+		Self string `json:"self"`
+	} `json:"links"`
+
+	// Mode The batch's mode.
+	//
+	// Example: upsert
+	Mode JobMode `json:"mode"`
+
+	// OnConflict The batch's `on_conflict`, when it gave one.
+	//
+	// Example: merge
+	OnConflict *JobOnConflict `json:"on_conflict,omitempty"`
+
+	// StartedAt When a worker first took one of its chunks.
+	//
+	// Example: 2026-11-02T10:15:00.180Z
+	StartedAt *time.Time `json:"started_at"`
+
+	// State `queued` (nothing sent yet), `running`, then `succeeded` (every item written),
+	// `partially_failed` (some written, some failed or uncertain), `failed` (none written) or
+	// `cancelled`.
+	//
+	//
+	// Example: running
+	State JobState `json:"state"`
+
+	// Vendor A supported vendor.
+	//
+	// Example: helpcrunch
+	Vendor Vendor `json:"vendor"`
+}
+
+// JobMode The batch's mode.
+//
+// Example: upsert
+type JobMode string
+
+// JobOnConflict The batch's `on_conflict`, when it gave one.
+//
+// Example: merge
+type JobOnConflict string
+
+// JobCounts Item counts; the others add up to `total`. `failed` includes items a cancellation kept
+// from being sent. `uncertain` items failed with outcome `uncertain`: they may have been
+// applied (e.g. their request was on its way when a gateway replica died); the gateway
+// never sends an item twice.
+//
+// Example: {"accepted":0,"created":0,"failed":10,"pending":2000,"total":5000,"uncertain":0,"updated":2990}
+type JobCounts struct {
+	// Accepted Items the vendor took without saying what it did (NXCloud).
+	//
+	// Example: 0
+	Accepted int `json:"accepted"`
+
+	// Created Items the vendor created.
+	//
+	// Example: 0
+	Created int `json:"created"`
+
+	// Failed Items that failed and were not applied.
+	//
+	// Example: 10
+	Failed int `json:"failed"`
+
+	// Pending Items without a result yet.
+	//
+	// Example: 2000
+	Pending int `json:"pending"`
+
+	// Total Items in the job.
+	//
+	// Example: 5000
+	Total int `json:"total"`
+
+	// Uncertain Items that failed and may have been applied.
+	//
+	// Example: 0
+	Uncertain int `json:"uncertain"`
+
+	// Updated Items the vendor updated.
+	//
+	// Example: 2990
+	Updated int `json:"updated"`
+}
+
+// JobList One page of bulk jobs, newest first.
+//
+// Example: {"data":[],"next_cursor":null}
+type JobList struct {
+	Data []Job `json:"data"`
+
+	// NextCursor Pass as `cursor` for the next page; `null` on the last page.
+	//
+	// Example: anwwMTk0ZDRlMGFiMTJmM2U0YTViNmM3ZDg
+	NextCursor *string `json:"next_cursor"`
+}
+
+// JobResultPage One page of a bulk job's item results, in input order.
+//
+// Example: {"data":[{"customer":{"connection":"nxcloud","first_name":"Ana","last_name":"Souza","vendor":"nxcloud"},"index":0,"status":"accepted"}],"job":{"id":"0194d4e0ab12f3e4a5b6c7d8","state":"succeeded"},"next_cursor":null}
+type JobResultPage struct {
+	Data []ItemResult `json:"data"`
+
+	// Job The job and its state when the page was read.
+	//
+	// Example: {"id":"0194d4e0ab12f3e4a5b6c7d8","state":"succeeded"}
+	Job struct {
+		// Id Example: 0194d4e0ab12f3e4a5b6c7d8
+		Id string `json:"id"`
+
+		// State `queued` (nothing sent yet), `running`, then `succeeded` (every item written),
+		// `partially_failed` (some written, some failed or uncertain), `failed` (none written) or
+		// `cancelled`.
+		//
+		//
+		// Example: running
+		State JobState `json:"state"`
+	} `json:"job"`
+
+	// NextCursor Pass as `cursor` for the next page: `null` once every item has been returned. While
+	// the job runs it may point at an item without a result yet; ask again later.
+	//
+	//
+	// Example: cjowMTk0ZDRlMGFiMTJmM2U0YTViNmM3ZDh8MTAw
+	NextCursor *string `json:"next_cursor"`
+}
+
+// JobState `queued` (nothing sent yet), `running`, then `succeeded` (every item written),
+// `partially_failed` (some written, some failed or uncertain), `failed` (none written) or
+// `cancelled`.
+//
+// Example: running
+type JobState string
 
 // Limits The connection's outbound budget at its vendor.
 //
@@ -932,6 +1592,14 @@ type Readiness struct {
 // ReadinessStatus Example: ready
 type ReadinessStatus string
 
+// Redelivery How many deliveries were queued again.
+//
+// Example: {"queued":1}
+type Redelivery struct {
+	// Queued Example: 1
+	Queued int `json:"queued"`
+}
+
 // Tag A customer tag. NXCloud stores names only (colours are not kept there).
 //
 // Example: {"color":"#ff0000","name":"vip"}
@@ -982,11 +1650,27 @@ type VendorIssue struct {
 	Message string `json:"message"`
 }
 
+// WebhookReceipt What a webhook became.
+//
+// Example: {"published":1}
+type WebhookReceipt struct {
+	// Published New events (redeliveries of known events are not counted).
+	//
+	// Example: 1
+	Published int `json:"published"`
+}
+
 // ConnectionParam defines model for ConnectionParam.
 type ConnectionParam = string
 
 // CustomerIDParam defines model for CustomerIDParam.
 type CustomerIDParam = string
+
+// EventIDParam defines model for EventIDParam.
+type EventIDParam = string
+
+// InteractionIDParam defines model for InteractionIDParam.
+type InteractionIDParam = string
 
 // PreferParam defines model for PreferParam.
 type PreferParam = string
@@ -1005,6 +1689,11 @@ type BadRequest = Problem
 //
 // Example: {"code":"not_found","detail":"no connection named \"crm-main\"","status":404,"title":"Not Found","type":"https://crm-gateway.dev/problems/not_found"}
 type Forbidden = Problem
+
+// InteractionOK An interaction after an operation.
+//
+// Example: {"connection":"zenvia","id":"322e458c-540c-4c11-ab5c-d38d39f57213","vendor":"zenvia"}
+type InteractionOK = Interaction
 
 // NotFound An RFC 9457 problem, with the gateway's extensions.
 //
@@ -1078,6 +1767,10 @@ type CreateCustomerParams struct {
 	// Prefer `wait=<seconds>`: the longest this call may wait for the connection's rate budget,
 	// capped by the connection's `max_wait`. `wait=0` means "answer 429 at once rather
 	// than wait".
+	//
+	// On the batch endpoint, `respond-async` asks for a bulk job (`202`) whatever the
+	// batch's size; a batch whose estimated time at the connection's rate exceeds the wait
+	// bound becomes one too.
 	Prefer *PreferParam `json:"Prefer,omitempty"`
 }
 
@@ -1086,6 +1779,10 @@ type BatchCustomersParams struct {
 	// Prefer `wait=<seconds>`: the longest this call may wait for the connection's rate budget,
 	// capped by the connection's `max_wait`. `wait=0` means "answer 429 at once rather
 	// than wait".
+	//
+	// On the batch endpoint, `respond-async` asks for a bulk job (`202`) whatever the
+	// batch's size; a batch whose estimated time at the connection's rate exceeds the wait
+	// bound becomes one too.
 	Prefer *PreferParam `json:"Prefer,omitempty"`
 }
 
@@ -1094,8 +1791,63 @@ type UpdateCustomerParams struct {
 	// Prefer `wait=<seconds>`: the longest this call may wait for the connection's rate budget,
 	// capped by the connection's `max_wait`. `wait=0` means "answer 429 at once rather
 	// than wait".
+	//
+	// On the batch endpoint, `respond-async` asks for a bulk job (`202`) whatever the
+	// batch's size; a batch whose estimated time at the connection's rate exceeds the wait
+	// bound becomes one too.
 	Prefer *PreferParam `json:"Prefer,omitempty"`
 }
+
+// StartInteractionParams defines parameters for StartInteraction.
+type StartInteractionParams struct {
+	// Prefer `wait=<seconds>`: the longest this call may wait for the connection's rate budget,
+	// capped by the connection's `max_wait`. `wait=0` means "answer 429 at once rather
+	// than wait".
+	//
+	// On the batch endpoint, `respond-async` asks for a bulk job (`202`) whatever the
+	// batch's size; a batch whose estimated time at the connection's rate exceeds the wait
+	// bound becomes one too.
+	Prefer *PreferParam `json:"Prefer,omitempty"`
+}
+
+// ListEventsParams defines parameters for ListEvents.
+type ListEventsParams struct {
+	// Type Only this event type.
+	Type *string `form:"type,omitempty" json:"type,omitempty"`
+
+	// Connection Only this connection.
+	Connection *string `form:"connection,omitempty" json:"connection,omitempty"`
+
+	// Limit Page size.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListJobsParams defines parameters for ListJobs.
+type ListJobsParams struct {
+	// Connection Only the jobs of this connection.
+	Connection *string `form:"connection,omitempty" json:"connection,omitempty"`
+
+	// Limit Page size.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListJobResultsParams defines parameters for ListJobResults.
+type ListJobResultsParams struct {
+	// Limit Page size.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ReceiveWebhookJSONBody defines parameters for ReceiveWebhook.
+type ReceiveWebhookJSONBody map[string]interface{}
 
 // CreateCustomerJSONRequestBody defines body for CreateCustomer for application/json ContentType.
 type CreateCustomerJSONRequestBody = CustomerFields
@@ -1105,6 +1857,18 @@ type BatchCustomersJSONRequestBody = BatchRequest
 
 // UpdateCustomerJSONRequestBody defines body for UpdateCustomer for application/json ContentType.
 type UpdateCustomerJSONRequestBody = CustomerFields
+
+// StartInteractionJSONRequestBody defines body for StartInteraction for application/json ContentType.
+type StartInteractionJSONRequestBody = InteractionStart
+
+// UpdateInteractionJSONRequestBody defines body for UpdateInteraction for application/json ContentType.
+type UpdateInteractionJSONRequestBody = InteractionUpdate
+
+// SendInteractionMessageJSONRequestBody defines body for SendInteractionMessage for application/json ContentType.
+type SendInteractionMessageJSONRequestBody = InteractionMessage
+
+// ReceiveWebhookJSONRequestBody defines body for ReceiveWebhook for application/json ContentType.
+type ReceiveWebhookJSONRequestBody ReceiveWebhookJSONBody
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
@@ -1138,6 +1902,54 @@ type ServerInterface interface {
 	// UpdateCustomer Update a customer
 	// (PATCH /v1/connections/{connection}/customers/{id})
 	UpdateCustomer(ctx echo.Context, connection ConnectionParam, id CustomerIDParam, params UpdateCustomerParams) error
+	// StartInteraction Start an interaction
+	// (POST /v1/connections/{connection}/interactions)
+	StartInteraction(ctx echo.Context, connection ConnectionParam, params StartInteractionParams) error
+	// UpdateInteraction Update an interaction
+	// (PATCH /v1/connections/{connection}/interactions/{interaction})
+	UpdateInteraction(ctx echo.Context, connection ConnectionParam, interaction InteractionIDParam) error
+	// FinishInteraction Finish an interaction
+	// (POST /v1/connections/{connection}/interactions/{interaction}/finish)
+	FinishInteraction(ctx echo.Context, connection ConnectionParam, interaction InteractionIDParam) error
+	// SendInteractionMessage Send the customer's message
+	// (POST /v1/connections/{connection}/interactions/{interaction}/messages)
+	SendInteractionMessage(ctx echo.Context, connection ConnectionParam, interaction InteractionIDParam) error
+	// StopTyping The customer stopped typing
+	// (DELETE /v1/connections/{connection}/interactions/{interaction}/typing)
+	StopTyping(ctx echo.Context, connection ConnectionParam, interaction InteractionIDParam) error
+	// StartTyping The customer is typing
+	// (PUT /v1/connections/{connection}/interactions/{interaction}/typing)
+	StartTyping(ctx echo.Context, connection ConnectionParam, interaction InteractionIDParam) error
+	// ListEvents List recent events
+	// (GET /v1/events)
+	ListEvents(ctx echo.Context, params ListEventsParams) error
+	// StreamEvents Follow events live
+	// (GET /v1/events/stream)
+	StreamEvents(ctx echo.Context) error
+	// GetEvent Get an event and its deliveries
+	// (GET /v1/events/{event})
+	GetEvent(ctx echo.Context, event EventIDParam) error
+	// RedeliverEvent Deliver an event again
+	// (POST /v1/events/{event}/redeliver)
+	RedeliverEvent(ctx echo.Context, event EventIDParam) error
+	// GetHistory A hosted conversation history
+	// (GET /v1/history/{token})
+	GetHistory(ctx echo.Context, token string) error
+	// ListJobs List bulk jobs
+	// (GET /v1/jobs)
+	ListJobs(ctx echo.Context, params ListJobsParams) error
+	// CancelJob Cancel a bulk job
+	// (DELETE /v1/jobs/{id})
+	CancelJob(ctx echo.Context, id string) error
+	// GetJob Get a bulk job
+	// (GET /v1/jobs/{id})
+	GetJob(ctx echo.Context, id string) error
+	// ListJobResults Page a bulk job's results
+	// (GET /v1/jobs/{id}/results)
+	ListJobResults(ctx echo.Context, id string, params ListJobResultsParams) error
+	// ReceiveWebhook Receive a vendor webhook
+	// (POST /v1/webhooks/{connection}/{secret})
+	ReceiveWebhook(ctx echo.Context, connection ConnectionParam, secret string) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
@@ -1418,6 +2230,378 @@ func (w *ServerInterfaceWrapper) UpdateCustomer(ctx echo.Context) error {
 	return err
 }
 
+// StartInteraction converts echo context to params.
+func (w *ServerInterfaceWrapper) StartInteraction(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "connection" -------------
+	var connection ConnectionParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "connection", ctx.Param("connection"), &connection, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter connection: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params StartInteractionParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Prefer" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Prefer")]; found {
+		var Prefer PreferParam
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Prefer, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Prefer", valueList[0], &Prefer, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Prefer: %s", err))
+		}
+
+		params.Prefer = &Prefer
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.StartInteraction(ctx, connection, params)
+	return err
+}
+
+// UpdateInteraction converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateInteraction(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "connection" -------------
+	var connection ConnectionParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "connection", ctx.Param("connection"), &connection, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter connection: %s", err))
+	}
+
+	// ------------- Path parameter "interaction" -------------
+	var interaction InteractionIDParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "interaction", ctx.Param("interaction"), &interaction, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter interaction: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateInteraction(ctx, connection, interaction)
+	return err
+}
+
+// FinishInteraction converts echo context to params.
+func (w *ServerInterfaceWrapper) FinishInteraction(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "connection" -------------
+	var connection ConnectionParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "connection", ctx.Param("connection"), &connection, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter connection: %s", err))
+	}
+
+	// ------------- Path parameter "interaction" -------------
+	var interaction InteractionIDParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "interaction", ctx.Param("interaction"), &interaction, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter interaction: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.FinishInteraction(ctx, connection, interaction)
+	return err
+}
+
+// SendInteractionMessage converts echo context to params.
+func (w *ServerInterfaceWrapper) SendInteractionMessage(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "connection" -------------
+	var connection ConnectionParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "connection", ctx.Param("connection"), &connection, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter connection: %s", err))
+	}
+
+	// ------------- Path parameter "interaction" -------------
+	var interaction InteractionIDParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "interaction", ctx.Param("interaction"), &interaction, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter interaction: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SendInteractionMessage(ctx, connection, interaction)
+	return err
+}
+
+// StopTyping converts echo context to params.
+func (w *ServerInterfaceWrapper) StopTyping(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "connection" -------------
+	var connection ConnectionParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "connection", ctx.Param("connection"), &connection, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter connection: %s", err))
+	}
+
+	// ------------- Path parameter "interaction" -------------
+	var interaction InteractionIDParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "interaction", ctx.Param("interaction"), &interaction, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter interaction: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.StopTyping(ctx, connection, interaction)
+	return err
+}
+
+// StartTyping converts echo context to params.
+func (w *ServerInterfaceWrapper) StartTyping(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "connection" -------------
+	var connection ConnectionParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "connection", ctx.Param("connection"), &connection, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter connection: %s", err))
+	}
+
+	// ------------- Path parameter "interaction" -------------
+	var interaction InteractionIDParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "interaction", ctx.Param("interaction"), &interaction, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter interaction: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.StartTyping(ctx, connection, interaction)
+	return err
+}
+
+// ListEvents converts echo context to params.
+func (w *ServerInterfaceWrapper) ListEvents(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListEventsParams
+	// ------------- Optional query parameter "type" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "type", ctx.QueryParams(), &params.Type, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter type: %s", err))
+	}
+
+	// ------------- Optional query parameter "connection" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "connection", ctx.QueryParams(), &params.Connection, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter connection: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListEvents(ctx, params)
+	return err
+}
+
+// StreamEvents converts echo context to params.
+func (w *ServerInterfaceWrapper) StreamEvents(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.StreamEvents(ctx)
+	return err
+}
+
+// GetEvent converts echo context to params.
+func (w *ServerInterfaceWrapper) GetEvent(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "event" -------------
+	var event EventIDParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "event", ctx.Param("event"), &event, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter event: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetEvent(ctx, event)
+	return err
+}
+
+// RedeliverEvent converts echo context to params.
+func (w *ServerInterfaceWrapper) RedeliverEvent(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "event" -------------
+	var event EventIDParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "event", ctx.Param("event"), &event, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter event: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RedeliverEvent(ctx, event)
+	return err
+}
+
+// GetHistory converts echo context to params.
+func (w *ServerInterfaceWrapper) GetHistory(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "token" -------------
+	var token string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "token", ctx.Param("token"), &token, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter token: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetHistory(ctx, token)
+	return err
+}
+
+// ListJobs converts echo context to params.
+func (w *ServerInterfaceWrapper) ListJobs(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListJobsParams
+	// ------------- Optional query parameter "connection" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "connection", ctx.QueryParams(), &params.Connection, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter connection: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListJobs(ctx, params)
+	return err
+}
+
+// CancelJob converts echo context to params.
+func (w *ServerInterfaceWrapper) CancelJob(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CancelJob(ctx, id)
+	return err
+}
+
+// GetJob converts echo context to params.
+func (w *ServerInterfaceWrapper) GetJob(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetJob(ctx, id)
+	return err
+}
+
+// ListJobResults converts echo context to params.
+func (w *ServerInterfaceWrapper) ListJobResults(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListJobResultsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListJobResults(ctx, id, params)
+	return err
+}
+
+// ReceiveWebhook converts echo context to params.
+func (w *ServerInterfaceWrapper) ReceiveWebhook(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "connection" -------------
+	var connection ConnectionParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "connection", ctx.Param("connection"), &connection, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter connection: %s", err))
+	}
+
+	// ------------- Path parameter "secret" -------------
+	var secret string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "secret", ctx.Param("secret"), &secret, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter secret: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ReceiveWebhook(ctx, connection, secret)
+	return err
+}
+
 // This is a simple interface which specifies echo.Route addition functions which
 // are present on both echo.Echo and echo.Group, since we want to allow using
 // either of them for path registration
@@ -1472,7 +2656,23 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1/connections/:connection/customers/:id", wrapper.GetCustomer, options.OperationMiddlewares["getCustomer"]...)
 	router.PATCH(options.BaseURL+"/v1/connections/:connection/customers/:id", wrapper.UpdateCustomer, options.OperationMiddlewares["updateCustomer"]...)
 	router.POST(options.BaseURL+"/v1/connections/:connection/customers/batch", wrapper.BatchCustomers, options.OperationMiddlewares["batchCustomers"]...)
+	router.POST(options.BaseURL+"/v1/connections/:connection/interactions", wrapper.StartInteraction, options.OperationMiddlewares["startInteraction"]...)
+	router.PATCH(options.BaseURL+"/v1/connections/:connection/interactions/:interaction", wrapper.UpdateInteraction, options.OperationMiddlewares["updateInteraction"]...)
+	router.POST(options.BaseURL+"/v1/connections/:connection/interactions/:interaction/messages", wrapper.SendInteractionMessage, options.OperationMiddlewares["sendInteractionMessage"]...)
+	router.DELETE(options.BaseURL+"/v1/connections/:connection/interactions/:interaction/typing", wrapper.StopTyping, options.OperationMiddlewares["stopTyping"]...)
+	router.PUT(options.BaseURL+"/v1/connections/:connection/interactions/:interaction/typing", wrapper.StartTyping, options.OperationMiddlewares["startTyping"]...)
+	router.POST(options.BaseURL+"/v1/connections/:connection/interactions/:interaction/finish", wrapper.FinishInteraction, options.OperationMiddlewares["finishInteraction"]...)
+	router.POST(options.BaseURL+"/v1/webhooks/:connection/:secret", wrapper.ReceiveWebhook, options.OperationMiddlewares["receiveWebhook"]...)
+	router.GET(options.BaseURL+"/v1/history/:token", wrapper.GetHistory, options.OperationMiddlewares["getHistory"]...)
+	router.GET(options.BaseURL+"/v1/events", wrapper.ListEvents, options.OperationMiddlewares["listEvents"]...)
+	router.GET(options.BaseURL+"/v1/events/stream", wrapper.StreamEvents, options.OperationMiddlewares["streamEvents"]...)
+	router.GET(options.BaseURL+"/v1/events/:event", wrapper.GetEvent, options.OperationMiddlewares["getEvent"]...)
+	router.POST(options.BaseURL+"/v1/events/:event/redeliver", wrapper.RedeliverEvent, options.OperationMiddlewares["redeliverEvent"]...)
 	router.GET(options.BaseURL+"/v1/connections/:connection/customer-fields", wrapper.ListCustomerFields, options.OperationMiddlewares["listCustomerFields"]...)
+	router.GET(options.BaseURL+"/v1/jobs", wrapper.ListJobs, options.OperationMiddlewares["listJobs"]...)
+	router.DELETE(options.BaseURL+"/v1/jobs/:id", wrapper.CancelJob, options.OperationMiddlewares["cancelJob"]...)
+	router.GET(options.BaseURL+"/v1/jobs/:id", wrapper.GetJob, options.OperationMiddlewares["getJob"]...)
+	router.GET(options.BaseURL+"/v1/jobs/:id/results", wrapper.ListJobResults, options.OperationMiddlewares["listJobResults"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.Healthz, options.OperationMiddlewares["healthz"]...)
 	router.GET(options.BaseURL+"/readyz", wrapper.Readyz, options.OperationMiddlewares["readyz"]...)
 

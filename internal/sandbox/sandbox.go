@@ -34,20 +34,21 @@ type Sandbox struct {
 
 // Start serves the simulators on a free loopback port and returns a config
 // with connections "helpcrunch", "zenvia" and "nxcloud". apiKey is the
-// clients' key; empty means a random one.
-func Start(apiKey string) (*Sandbox, error) {
+// clients' key; empty means a random one. gatewayURL is where the gateway
+// listens: the Zenvia simulator posts its webhooks there and fetches hosted
+// histories from it, so a sandbox user sees the whole conversation loop.
+func Start(apiKey, gatewayURL string) (*Sandbox, error) {
 	if apiKey == "" {
-		var b [16]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			return nil, fmt.Errorf("generate sandbox key: %w", err)
-		}
-		apiKey = "sbx_" + hex.EncodeToString(b[:])
+		apiKey = "sbx_" + randomHex()
 	}
+	webhookSecret := randomHex()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("listen for simulators: %w", err)
 	}
-	sims := vendorsim.NewSet()
+	sims := vendorsim.NewSetWith(helpcrunch.Config{},
+		zenvia.Config{WebhookURL: gatewayURL + "/v1/webhooks/zenvia/" + webhookSecret},
+		nxcloud.Config{})
 	srv := &http.Server{Handler: sims.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -57,13 +58,14 @@ func Start(apiKey string) (*Sandbox, error) {
 	root := "http://" + ln.Addr().String()
 	urls := vendorsim.BaseURLs(root)
 	cfg := &config.Config{
-		Sandbox: true,
-		APIKeys: []config.APIKey{{Name: "sandbox", Key: config.Secret(apiKey), Connections: []string{"*"}}},
+		Sandbox:   true,
+		PublicURL: gatewayURL,
+		APIKeys:   []config.APIKey{{Name: "sandbox", Key: config.Secret(apiKey), Connections: []string{"*"}}},
 		Connections: map[string]*config.Connection{
 			"helpcrunch": {Vendor: "helpcrunch", BaseURL: urls["helpcrunch"], Sandbox: true,
 				Credentials: config.Credentials{APIKey: helpcrunch.DefaultAPIKey}},
 			"zenvia": {Vendor: "zenvia", BaseURL: urls["zenvia"], Sandbox: true,
-				Credentials: config.Credentials{Token: zenvia.DefaultToken}},
+				Credentials: config.Credentials{Token: zenvia.DefaultToken, WebhookSecret: config.Secret(webhookSecret)}},
 			"nxcloud": {Vendor: "nxcloud", BaseURL: urls["nxcloud"], Sandbox: true,
 				Credentials: config.Credentials{AccessKey: nxcloud.DefaultAccessKey, AccessSecret: nxcloud.DefaultAccessSecret,
 					TenantID: nxcloud.DefaultTenantID, AppKey: nxcloud.DefaultAppKey}},
@@ -81,4 +83,12 @@ func Start(apiKey string) (*Sandbox, error) {
 func (s *Sandbox) Close(ctx context.Context) error {
 	s.Sims.Close()
 	return s.srv.Shutdown(ctx)
+}
+
+func randomHex() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err)) // cannot happen on supported platforms
+	}
+	return hex.EncodeToString(b[:])
 }

@@ -115,6 +115,9 @@ func (s *Server) BatchCustomers(c echo.Context, name oapi.ConnectionParam, _ oap
 	if err != nil {
 		return err
 	}
+	if handled, err := s.batchJob(c, conn); handled { // a bulk job (jobs.go)
+		return err
+	}
 	var b crm.Batch
 	if err := decodeBody(c, &b); err != nil {
 		return err

@@ -49,6 +49,10 @@ func methodOf(r *http.Request) string {
 	return "other"
 }
 
+// untraced are the probe and scrape routes, which would otherwise make a
+// trace every few seconds; they are still counted and logged.
+var untraced = map[string]bool{MetricsPath: true, "/healthz": true, "/readyz": true}
+
 // traceRequest opens the server span of a request, continuing the caller's
 // trace when it sent a W3C traceparent, and makes it the parent of the
 // vendor calls made for the request. It runs inside accessLog's caller so
@@ -56,6 +60,9 @@ func methodOf(r *http.Request) string {
 // because accessLog renders errors.
 func (s *Server) traceRequest(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		if untraced[c.Path()] {
+			return next(c)
+		}
 		req := c.Request()
 		route, method := routeOf(c), methodOf(req)
 		name := method

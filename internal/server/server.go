@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/routers"
@@ -20,7 +22,10 @@ import (
 	"github.com/crm-gateway/crm-gateway/api"
 	"github.com/crm-gateway/crm-gateway/internal/auth"
 	"github.com/crm-gateway/crm-gateway/internal/docsui"
+	"github.com/crm-gateway/crm-gateway/internal/events"
 	"github.com/crm-gateway/crm-gateway/internal/gateway"
+	"github.com/crm-gateway/crm-gateway/internal/interactions"
+	"github.com/crm-gateway/crm-gateway/internal/jobs"
 	"github.com/crm-gateway/crm-gateway/internal/oapi"
 )
 
@@ -47,6 +52,22 @@ type Options struct {
 	// Tracing makes a server span per request, continuing the caller's W3C
 	// trace context; nil (tracing off) makes none and costs nothing.
 	Tracing trace.TracerProvider
+	// Jobs runs batches as bulk jobs; nil keeps every batch synchronous
+	// (and at most 1,000 items).
+	Jobs *jobs.Service
+	// JobBodyBytes caps a batch body streamed into a job (default 256 MiB).
+	JobBodyBytes int64
+	// StreamThreshold is the body size above which a batch is streamed into
+	// a job rather than read whole (default 1 MiB, at most MaxBodyBytes).
+	StreamThreshold int64
+	// Interactions runs conversations and reads vendor webhooks; nil uses an
+	// in-memory store publishing to Events.
+	Interactions *interactions.Service
+	// Events is the event log; nil keeps events in memory.
+	Events EventBus
+	// PublicURL is how vendors reach the gateway (hosted history links); ""
+	// uses the scheme and host of each request.
+	PublicURL string
 }
 
 // Server implements the generated oapi.ServerInterface.
@@ -59,6 +80,14 @@ type Server struct {
 	routes  map[string]*routers.Route
 	metrics Metrics      // nil: none
 	tracer  trace.Tracer // nil: tracing off
+	// bulk jobs (jobs.go)
+	jobs     *jobs.Service // nil: none
+	jobBody  int64
+	streamAt int64
+
+	interactions *interactions.Service
+	events       EventBus
+	publicURL    string
 }
 
 var _ oapi.ServerInterface = (*Server)(nil)
@@ -76,12 +105,24 @@ func New(opts Options) (*echo.Echo, error) {
 	if opts.Tracing != nil {
 		s.tracer = opts.Tracing.Tracer(TracerName)
 	}
+	s.events, s.interactions, s.publicURL = opts.Events, opts.Interactions, strings.TrimRight(opts.PublicURL, "/")
+	if s.events == nil {
+		bus := events.NewMemory(events.Config{Logger: opts.Logger})
+		s.events = bus
+		if s.interactions == nil {
+			s.interactions = &interactions.Service{Store: interactions.NewMemoryStore(), Events: bus, HistoryTTL: 24 * time.Hour, Logger: s.log}
+		}
+	}
+	if s.interactions == nil {
+		return nil, fmt.Errorf("server: Options.Interactions is required with Options.Events")
+	}
 	if s.log == nil {
 		s.log = zap.NewNop()
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = 10 << 20
 	}
+	s.initJobs(opts)
 	if s.ready == nil {
 		s.ready = func(context.Context) Readiness {
 			return Readiness{Status: "ready", Checks: map[string]string{"config": "ok"}}

@@ -116,6 +116,13 @@ func TestTracingSpanTreeAndPropagation(t *testing.T) {
 			t.Errorf("log line %q has trace_id %v request_id %v", l.Message, fields["trace_id"], fields["request_id"])
 		}
 	}
+
+	// Probes make no traces (they are still counted and logged).
+	s.do(t, "GET", "/healthz", nil)
+	s.do(t, "GET", "/readyz", nil)
+	if n := len(exp.GetSpans()); n != 3 {
+		t.Errorf("probes made %d spans", n-3)
+	}
 }
 
 func TestTracingStartsATraceWithoutTraceparent(t *testing.T) {

@@ -102,6 +102,9 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 		if deadline, ok := waitDeadline(ctx); ok {
 			maxWait = min(maxWait, max(time.Until(deadline), 0))
 		}
+		if deadline, ok := asyncDeadline(ctx); ok { // a bulk job: may wait past max_wait
+			maxWait = max(time.Until(deadline), 0)
+		}
 		res, err := c.wait(ctx, maxWait)
 		if errors.Is(err, ratelimit.ErrLimited) {
 			recordBudget(ctx, c.policy(), res)
@@ -121,6 +124,9 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 			return nil, &crm.Error{Code: crm.EUnavailable, Message: "the rate limiter is unavailable; nothing was sent", Vendor: c.Vendor, Outcome: crm.OutcomeNotApplied, Err: err}
 		}
 		recordBudget(ctx, c.policy(), res)
+		if err := beforeSend(ctx, req); err != nil {
+			return nil, err
+		}
 
 		resp, err := c.attempt(ctx, req, attempt)
 		if err != nil {

@@ -22,18 +22,20 @@ const MaxBatch = 10
 
 // Adapter is a HelpCrunch account.
 type Adapter struct {
-	client    *vendorhttp.Client
-	batchSize int
+	client     *vendorhttp.Client
+	batchSize  int
+	webhookKey string
 }
 
 // New returns an adapter sending through client with the account's API key.
-// batchSize is capped at MaxBatch.
-func New(client *vendorhttp.Client, apiKey string, batchSize int) *Adapter {
+// batchSize is capped at MaxBatch. webhookKey is the account's webhook
+// signing key; without one, no webhook is accepted.
+func New(client *vendorhttp.Client, apiKey string, batchSize int, webhookKey string) *Adapter {
 	client.Authorize = func(r *http.Request, _ []byte) { r.Header.Set("Authorization", "Bearer "+apiKey) }
 	if batchSize <= 0 || batchSize > MaxBatch {
 		batchSize = MaxBatch
 	}
-	return &Adapter{client: client, batchSize: batchSize}
+	return &Adapter{client: client, batchSize: batchSize, webhookKey: webhookKey}
 }
 
 // Vendor implements crm.Connector.
@@ -41,9 +43,14 @@ func (a *Adapter) Vendor() string { return crm.VendorHelpCrunch }
 
 // Capabilities implements crm.Connector.
 func (a *Adapter) Capabilities() []crm.Capability {
-	return []crm.Capability{crm.CapCustomerCreate, crm.CapCustomerUpdate,
+	caps := []crm.Capability{crm.CapCustomerCreate, crm.CapCustomerUpdate,
 		crm.CapCustomerBatchCreate, crm.CapCustomerBatchUpdate, crm.CapCustomerBatchUpsert,
-		crm.CapCustomerGet, crm.CapCustomerList, crm.CapCustomerFields}
+		crm.CapCustomerGet, crm.CapCustomerList, crm.CapCustomerFields,
+		crm.CapInteractionStart, crm.CapInteractionMessage}
+	if a.webhookKey != "" {
+		caps = append(caps, crm.CapWebhooks)
+	}
+	return caps
 }
 
 // Fields implements crm.Connector.

@@ -51,7 +51,7 @@ func newEnv(t *testing.T, cfg hcsim.Config, apiKey string, wrap func(http.Handle
 		MaxWait: 2 * time.Second, Timeout: 5 * time.Second,
 		Retry: vendorhttp.Retry{Attempts: 3, BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond, MaxRetryAfter: 50 * time.Millisecond},
 	}
-	return &env{sim: sim, srv: srv, a: helpcrunch.New(client, apiKey, 0)}
+	return &env{sim: sim, srv: srv, a: helpcrunch.New(client, apiKey, 0, "")}
 }
 
 // seed creates n customers through the adapter and returns their ids, then

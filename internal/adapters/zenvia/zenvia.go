@@ -44,7 +44,9 @@ func (a *Adapter) Vendor() string { return crm.VendorZenvia }
 // Capabilities implements crm.Connector. Zenvia's only customer write is
 // create-or-update, so there is no update by id and no update-only batch.
 func (a *Adapter) Capabilities() []crm.Capability {
-	return []crm.Capability{crm.CapCustomerCreate, crm.CapCustomerBatchCreate, crm.CapCustomerBatchUpsert, crm.CapCustomerFields}
+	return []crm.Capability{crm.CapCustomerCreate, crm.CapCustomerBatchCreate, crm.CapCustomerBatchUpsert, crm.CapCustomerFields,
+		crm.CapInteractionStart, crm.CapInteractionUpdate, crm.CapInteractionMessage, crm.CapInteractionTyping,
+		crm.CapInteractionFinish, crm.CapWebhooks}
 }
 
 // Fields implements crm.Connector.
