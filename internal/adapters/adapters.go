@@ -63,6 +63,7 @@ func Open(name string, c *config.Connection, d Deps) (*gateway.Connection, error
 	if d.Tracing != nil {
 		client.Tracer = d.Tracing.Tracer(vendorhttp.TracerName)
 	}
+	client.Breaker = &vendorhttp.Breaker{Threshold: c.CircuitBreaker.Failures, Cooldown: c.CircuitBreaker.Cooldown}
 	if err := client.Limit.Valid(); err != nil {
 		return nil, fmt.Errorf("connection %s: limits: %w", name, err)
 	}
@@ -86,6 +87,7 @@ func Open(name string, c *config.Connection, d Deps) (*gateway.Connection, error
 	return &gateway.Connection{
 		Name: name, Sandbox: c.Sandbox, Connector: conn,
 		Custom: custom, Declared: declared, FieldsTTL: c.CustomFields.CacheTTL, WebhookSecret: cr.WebhookSecret.Reveal(),
+		Breaker: client.Breaker,
 		Limits: crm.Limits{Requests: c.Limits.Requests, Period: c.Limits.Period, Burst: c.Limits.Burst,
 			MaxWait: c.Limits.MaxWait, BatchSize: conn.BatchSize()},
 	}, nil

@@ -129,6 +129,8 @@ type Connection struct {
 	Limits      Limits      `yaml:"limits"`
 	// CustomFields maps normalized custom_fields to the vendor's own fields.
 	CustomFields CustomFields `yaml:"custom_fields"`
+	// CircuitBreaker stops calling a failing vendor for a while.
+	CircuitBreaker CircuitBreaker `yaml:"circuit_breaker"`
 	// Timeout bounds one vendor call.
 	Timeout time.Duration `yaml:"timeout"`
 	// Sandbox marks a connection to a built-in simulator.
@@ -141,6 +143,13 @@ type Connection struct {
 func (c Connection) Format(f fmt.State, verb rune) {
 	type connection Connection // without methods
 	fmt.Fprintf(f, fmt.FormatString(f, verb), connection(c))
+}
+
+// CircuitBreaker opens after Failures consecutive vendor failures (no
+// answer, timeout, 5xx) and lets a probe through after Cooldown.
+type CircuitBreaker struct {
+	Failures int           `yaml:"failures"` // default 5
+	Cooldown time.Duration `yaml:"cooldown"` // default 30s
 }
 
 // CustomFields configures how a connection's custom_fields reach the vendor.
@@ -362,6 +371,8 @@ func (c *Config) ApplyDefaults() {
 		conn.BaseURL = strings.TrimRight(or(conn.BaseURL, d.BaseURL), "/")
 		conn.Timeout = or(conn.Timeout, d.Timeout)
 		conn.CustomFields.Mode = or(conn.CustomFields.Mode, "passthrough")
+		conn.CircuitBreaker.Failures = or(conn.CircuitBreaker.Failures, 5)
+		conn.CircuitBreaker.Cooldown = or(conn.CircuitBreaker.Cooldown, 30*time.Second)
 		conn.CustomFields.CacheTTL = or(conn.CustomFields.CacheTTL, 5*time.Minute)
 		l := &conn.Limits
 		l.Requests = or(l.Requests, d.Limits.Requests)

@@ -224,6 +224,7 @@ func TestDefaults(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := mustParse(t, "api_keys: [{name: k, key: x, connections: ['*']}]\nconnections:\n  c:\n    "+tt.conn+"\n", nil)
 			tt.want.CustomFields = CustomFields{Mode: "passthrough", CacheTTL: 5 * time.Minute}
+			tt.want.CircuitBreaker = CircuitBreaker{Failures: 5, Cooldown: 30 * time.Second}
 			if got := *cfg.Connections["c"]; !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("connection = %+v\nwant         %+v", got, tt.want)
 			}

@@ -30,6 +30,8 @@ type Connection struct {
 	Declared []crm.FieldInfo
 	// FieldsTTL is how long the vendor's field catalogue is cached.
 	FieldsTTL time.Duration
+	// Breaker is the connection's circuit breaker (nil: none).
+	Breaker *vendorhttp.Breaker
 	// WebhookSecret is the secret part of the connection's inbound webhook
 	// URL; empty means the connection takes no webhooks.
 	WebhookSecret string
@@ -37,6 +39,13 @@ type Connection struct {
 	mu       sync.Mutex
 	fields   []crm.FieldInfo
 	fieldsAt time.Time
+}
+
+// Available reports whether the vendor may be called now; when its circuit
+// is open, for how long not. Job runners pause on it instead of failing items.
+func (c *Connection) Available() (bool, time.Duration) {
+	blocked, after := c.Breaker.Blocked()
+	return !blocked, after
 }
 
 // Supports reports whether the connection's vendor offers c.

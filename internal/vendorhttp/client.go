@@ -70,6 +70,8 @@ type Client struct {
 	Logger    *zap.Logger
 	// Observer receives metrics; nil records none.
 	Observer Observer
+	// Breaker fails calls fast while the vendor is failing; nil never opens.
+	Breaker *Breaker
 	// Tracer makes a span for each rate wait and each attempt, and sends
 	// W3C traceparent to the vendor; nil (tracing off) does neither.
 	Tracer trace.Tracer
@@ -97,6 +99,10 @@ type Response struct {
 func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 	retry := c.retry()
 	for attempt := 1; ; attempt++ {
+		// Do not even spend a rate token on a vendor known to be failing.
+		if open, after := c.Breaker.Blocked(); open {
+			return nil, c.circuitOpen(after)
+		}
 		// A wait bound in ctx is a deadline for every attempt together.
 		maxWait := c.MaxWait
 		if deadline, ok := waitDeadline(ctx); ok {
@@ -127,8 +133,19 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 		if err := beforeSend(ctx, req); err != nil {
 			return nil, err
 		}
+		if ok, after := c.Breaker.allow(); !ok {
+			return nil, c.circuitOpen(after)
+		}
 
 		resp, err := c.attempt(ctx, req, attempt)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			c.Breaker.record(false)
+		case err == nil:
+			c.Breaker.record(resp.Status < 500)
+		default:
+			c.Breaker.release() // the caller left: no verdict on the vendor
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -175,6 +192,17 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 			continue
 		}
 		return resp, nil
+	}
+}
+
+// circuitOpen is the error of a call refused by the open breaker.
+func (c *Client) circuitOpen(retryAfter time.Duration) *crm.Error {
+	return &crm.Error{
+		Code:       crm.EUnavailable,
+		Message:    fmt.Sprintf("%s is failing: connection %q stops calling it for %s (circuit open); nothing was sent", c.Vendor, c.Bucket, retryAfter.Round(time.Second)),
+		Vendor:     c.Vendor,
+		RetryAfter: max(retryAfter, time.Second),
+		Outcome:    crm.OutcomeNotApplied,
 	}
 }
 
