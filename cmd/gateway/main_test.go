@@ -239,3 +239,32 @@ func waitUp(t *testing.T, url string) {
 	}
 	t.Fatalf("%s did not come up", url)
 }
+
+// TestMappingToAMissingVendorFieldStopsTheStart: custom-field mappings are
+// checked against the vendor's catalogue when it answers.
+func TestMappingToAMissingVendorFieldStopsTheStart(t *testing.T) {
+	sims := vendorsim.NewSet()
+	simSrv := httptest.NewServer(sims.Handler())
+	defer simSrv.Close()
+	path := t.TempDir() + "/gateway.yaml"
+	cfg := fmt.Sprintf(`
+api_keys: [{name: a, key: k, connections: ["*"]}]
+connections:
+  nx:
+    vendor: nxcloud
+    base_url: %s/nxcloud
+    credentials: {access_key: sandbox-nx-ak, access_secret: sandbox-nx-secret, tenant_id: 144, app_key: sandbox-app}
+    custom_fields:
+      map:
+        plan: {key: customize_4_17, type: enum, values: [free, pro, enterprise]}
+        shoe_size: {key: customize_9_99, type: number}
+`, simSrv.URL)
+	if err := writeFile(path, cfg); err != nil {
+		t.Fatal(err)
+	}
+	err := run(context.Background(), []string{"-config", path, "-listen", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "connections.nx.custom_fields.map.shoe_size") || !strings.Contains(err.Error(), "customize_9_99") ||
+		strings.Contains(err.Error(), "map.plan") {
+		t.Fatalf("start error %v does not name exactly the missing field", err)
+	}
+}
