@@ -31,6 +31,7 @@ import (
 	"github.com/crm-gateway/crm-gateway/internal/config"
 	"github.com/crm-gateway/crm-gateway/internal/events"
 	"github.com/crm-gateway/crm-gateway/internal/gateway"
+	"github.com/crm-gateway/crm-gateway/internal/idempotency"
 	"github.com/crm-gateway/crm-gateway/internal/interactions"
 	"github.com/crm-gateway/crm-gateway/internal/metrics"
 	"github.com/crm-gateway/crm-gateway/internal/ratelimit"
@@ -123,7 +124,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		}
 	}()
 
-	httpClient := &http.Client{Transport: adapters.NewTransport()}
+	httpClient := adapters.NewHTTPClient()
 	var conns []*gateway.Connection
 	for _, name := range cfg.ConnectionNames() {
 		conn, err := adapters.Open(name, cfg.Connections[name], adapters.Deps{HTTP: httpClient, Limiter: limiter, Logger: log,
@@ -171,7 +172,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	handler, err := server.New(server.Options{
 		Gateway: gw, Jobs: jobSvc, JobBodyBytes: cfg.Jobs.MaxBodyBytes, Keys: keys, Logger: log,
 		MaxBodyBytes: cfg.Server.MaxBodyBytes, ValidateResponses: cfg.Server.ValidateResponses, Ready: ready,
-		Metrics: metr, Tracing: tracing, Events: bus, PublicURL: cfg.PublicURL,
+		Metrics: metr, Tracing: tracing, Events: bus, PublicURL: cfg.PublicURL, Idempotency: idempotencyOptions(cfg, rdb),
 		Interactions: &interactions.Service{Store: ixStore, Events: bus, HistoryTTL: cfg.Interactions.HistoryTTL, Logger: log},
 	})
 	if err != nil {
@@ -318,4 +319,13 @@ func checkMappings(ctx context.Context, conns []*gateway.Connection, log *zap.Lo
 		}
 	}
 	return nil
+}
+
+// idempotencyOptions keep Idempotency-Key answers in Redis when it is
+// configured (every replica sees them), else in this process's memory.
+func idempotencyOptions(cfg *config.Config, rdb redis.UniversalClient) server.IdempotencyOptions {
+	if rdb == nil {
+		return server.IdempotencyOptions{}
+	}
+	return server.IdempotencyOptions{Store: idempotency.NewRedis(rdb, cfg.Redis.Prefix+"idem:")}
 }

@@ -116,6 +116,13 @@ func customFields(c *config.Connection) (*mapping.CustomFields, []crm.FieldInfo,
 	return custom, declared, nil
 }
 
+// NewHTTPClient returns the client for vendor calls. It does not follow
+// redirects: a redirected request would carry its body, and with it a
+// credential (Zenvia's token), to another host.
+func NewHTTPClient() *http.Client {
+	return &http.Client{Transport: NewTransport(), CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
 // NewTransport returns the pooled HTTP transport for vendor calls. The
 // default keeps 2 idle connections per host, which under load means a new
 // TCP (and TLS) handshake for most calls.

@@ -12,6 +12,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -270,7 +271,8 @@ func Parse(b []byte, getenv func(string) string) (*Config, error) {
 	if err := yaml.Unmarshal(b, &doc); err != nil {
 		return nil, fmt.Errorf("parse config: %w", err)
 	}
-	if err := expand(&doc, getenv); err != nil {
+	var fromEnv []string
+	if err := expand(&doc, getenv, &fromEnv); err != nil {
 		return nil, err
 	}
 	// Re-encode the expanded tree so the strict decoder (unknown keys are
@@ -283,13 +285,32 @@ func Parse(b []byte, getenv func(string) string) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(expanded))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) { // EOF: an empty file
-		return nil, fmt.Errorf("parse config: %w", err)
+		return nil, redact(fmt.Errorf("parse config: %w", err), fromEnv)
 	}
 	cfg.ApplyDefaults()
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, redact(err, fromEnv)
 	}
 	return &cfg, nil
+}
+
+// redact masks in err every value that came from the environment, as the
+// YAML decoder (`value`, or its first 7 bytes and "..." when longer than
+// 10) and Validate (%q) quote them: a secret put in the wrong field (a
+// number, a vendor name) must not reach the logs through an error.
+func redact(err error, values []string) error {
+	msg := err.Error()
+	for _, v := range values {
+		msg = strings.ReplaceAll(msg, strconv.Quote(v), `"***"`)
+		msg = strings.ReplaceAll(msg, "`"+v+"`", "`***`")
+		if len(v) > 10 {
+			msg = strings.ReplaceAll(msg, "`"+v[:7]+"...`", "`***`")
+		}
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return errors.New(msg)
 }
 
 var hexDigest = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
@@ -298,7 +319,8 @@ var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
 // expand replaces ${VAR} in scalar values (never in keys). An unset
 // variable is an error naming it, so a missing secret fails at start.
-func expand(n *yaml.Node, getenv func(string) string) error {
+// Each value it changed is appended to expanded, for redact.
+func expand(n *yaml.Node, getenv func(string) string, expanded *[]string) error {
 	if n.Kind == yaml.ScalarNode {
 		orig := n.Value
 		var missing []string
@@ -313,6 +335,9 @@ func expand(n *yaml.Node, getenv func(string) string) error {
 		if len(missing) > 0 {
 			return fmt.Errorf("config line %d: environment variable %s is not set", n.Line, strings.Join(missing, ", "))
 		}
+		if n.Value != orig {
+			*expanded = append(*expanded, n.Value)
+		}
 		// The parser typed the plain scalar "${VAR}" as a string; drop that
 		// so the value is typed as if written literally (tenant_id: ${ID} is
 		// a number), except as null. Quoting the reference keeps a string.
@@ -325,7 +350,7 @@ func expand(n *yaml.Node, getenv func(string) string) error {
 		if n.Kind == yaml.MappingNode && i%2 == 0 {
 			continue // a key
 		}
-		if err := expand(c, getenv); err != nil {
+		if err := expand(c, getenv, expanded); err != nil {
 			return err
 		}
 	}
@@ -456,11 +481,17 @@ func (c *Config) Validate() error {
 	if len(c.APIKeys) == 0 {
 		bad("api_keys", "at least one API key is required")
 	}
+	keyNames := map[string]bool{}
 	for i, k := range c.APIKeys {
 		at := fmt.Sprintf("api_keys[%d]", i)
-		if k.Name == "" {
+		switch {
+		case k.Name == "":
 			bad(at+".name", "required")
+		case keyNames[k.Name]:
+			// Names scope idempotency keys and appear in logs: two clients must not share one.
+			bad(at+".name", "%q is used twice", k.Name)
 		}
+		keyNames[k.Name] = true
 		if (k.Key == "") == (k.SHA256 == "") {
 			bad(at, "give exactly one of key or sha256")
 		}

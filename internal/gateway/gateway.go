@@ -7,6 +7,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -205,7 +206,7 @@ func (c *Connection) ListCustomers(ctx context.Context, q crm.Query) (*crm.Page,
 	}
 	page, err := lister.ListCustomers(ctx, q)
 	if err != nil {
-		return nil, "", err
+		return nil, "", readRefusal(err)
 	}
 	for i := range page.Customers {
 		c.finish(&page.Customers[i])
@@ -215,6 +216,20 @@ func (c *Connection) ListCustomers(ctx context.Context, q crm.Query) (*crm.Page,
 		next = sealCursor(page.Next, fp)
 	}
 	return page, next, nil
+}
+
+// readRefusal answers a vendor's refusal of a listing's parameters (the 422
+// writes answer) with the 400 the API documents for reads: on a listing,
+// what the vendor can refuse is the caller's filters or cursor (a cursor
+// is unsigned, so a caller can forge the vendor state inside it).
+func readRefusal(err error) error {
+	var ce *crm.Error
+	if !errors.As(err, &ce) || ce.Code != crm.EUnprocessable {
+		return err
+	}
+	out := *ce
+	out.Code, out.Outcome = crm.EInvalid, ""
+	return &out
 }
 
 // CustomerFields returns the vendor's field catalogue, cached for

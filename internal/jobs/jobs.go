@@ -28,8 +28,9 @@
 //
 // # Stores
 //
-// [Redis] is the real store: a stream with a consumer group is the queue of
-// chunks (XREADGROUP, XAUTOCLAIM after the visibility timeout), hashes hold
+// [Redis] is the real store: a stream per connection with a consumer group
+// is the queue of chunks (XREADGROUP, XAUTOCLAIM after the visibility
+// timeout), hashes hold
 // each job's record, items, progress and results, and Lua scripts make each
 // step atomic. [Memory] implements the same [Store] in process for the
 // single-replica sandbox: jobs work the same but do not survive a restart.
@@ -143,6 +144,7 @@ func (j *Job) Finished() bool { return !j.FinishedAt.IsZero() }
 // Task is one chunk of a job to process, as delivered by the queue.
 type Task struct {
 	ID    string // the queue's id of the delivery (a stream entry id)
+	Queue string // the queue: the job's connection
 	Job   string
 	Chunk int
 }
@@ -207,12 +209,13 @@ type Store interface {
 	// no worker has claimed yet.
 	CancelChunks(ctx context.Context, job *Job, chunks []int) error
 
-	// Next waits up to block for a task and assigns it to consumer; nil
-	// when none came.
-	Next(ctx context.Context, consumer string, block time.Duration) (*Task, error)
-	// Reclaim assigns to consumer up to count tasks whose consumer has not
-	// touched them for minIdle (it died).
-	Reclaim(ctx context.Context, consumer string, minIdle time.Duration, count int) ([]Task, error)
+	// Next waits up to block for a task of the queue (a connection's: each
+	// connection has its own, so a slow vendor never holds up the others)
+	// and assigns it to consumer; nil when none came.
+	Next(ctx context.Context, queue, consumer string, block time.Duration) (*Task, error)
+	// Reclaim assigns to consumer up to count tasks of the queue whose
+	// consumer has not touched them for minIdle (it died).
+	Reclaim(ctx context.Context, queue, consumer string, minIdle time.Duration, count int) ([]Task, error)
 	// Touch tells the queue the task is still being worked on by owner.
 	Touch(ctx context.Context, consumer, owner string, t Task) error
 	// Ack removes a finished task from the queue.

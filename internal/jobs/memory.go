@@ -21,7 +21,7 @@ type Memory struct {
 	jobs    map[string]*memJob // committed jobs
 	uploads map[string]*memJob // jobs being uploaded
 	ids     []string           // committed job ids, ascending (= by creation)
-	queue   []Task             // tasks not delivered yet
+	queues  map[string][]Task  // tasks not delivered yet, by queue
 	pending map[string]*memDelivery
 	seq     int
 	wake    chan struct{} // closed when a task is queued
@@ -53,7 +53,7 @@ var _ Store = (*Memory)(nil)
 // after their last activity.
 func NewMemory(retention time.Duration) *Memory {
 	now := func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
-	return &Memory{retention: retention, now: now, jobs: map[string]*memJob{}, uploads: map[string]*memJob{},
+	return &Memory{retention: retention, now: now, jobs: map[string]*memJob{}, uploads: map[string]*memJob{}, queues: map[string][]Task{},
 		pending: map[string]*memDelivery{}, wake: make(chan struct{})}
 }
 
@@ -126,7 +126,7 @@ func (u *memUpload) Commit(_ context.Context, job *Job) error {
 	i, _ := slices.BinarySearch(m.ids, u.id)
 	m.ids = slices.Insert(m.ids, i, u.id)
 	for c := range job.Chunks() {
-		m.push(Task{Job: u.id, Chunk: c})
+		m.push(Task{Queue: job.Connection, Job: u.id, Chunk: c})
 	}
 	*job = j.job
 	return nil
@@ -143,7 +143,7 @@ func (u *memUpload) Abort(context.Context) error {
 func (m *Memory) push(t Task) {
 	m.seq++
 	t.ID = strconv.Itoa(m.seq)
-	m.queue = append(m.queue, t)
+	m.queues[t.Queue] = append(m.queues[t.Queue], t)
 	close(m.wake)
 	m.wake = make(chan struct{})
 }
@@ -244,14 +244,14 @@ func (m *Memory) CancelChunks(_ context.Context, job *Job, chunks []int) error {
 }
 
 // Next implements [Store].
-func (m *Memory) Next(ctx context.Context, consumer string, block time.Duration) (*Task, error) {
+func (m *Memory) Next(ctx context.Context, q, consumer string, block time.Duration) (*Task, error) {
 	timer := time.NewTimer(block)
 	defer timer.Stop()
 	for {
 		m.mu.Lock()
-		if len(m.queue) > 0 {
-			t := m.queue[0]
-			m.queue = m.queue[1:]
+		if queue := m.queues[q]; len(queue) > 0 {
+			t := queue[0]
+			m.queues[q] = queue[1:]
 			m.pending[t.ID] = &memDelivery{task: t, consumer: consumer, touched: m.now()}
 			m.mu.Unlock()
 			return &t, nil
@@ -269,7 +269,7 @@ func (m *Memory) Next(ctx context.Context, consumer string, block time.Duration)
 }
 
 // Reclaim implements [Store].
-func (m *Memory) Reclaim(_ context.Context, consumer string, minIdle time.Duration, count int) ([]Task, error) {
+func (m *Memory) Reclaim(_ context.Context, q, consumer string, minIdle time.Duration, count int) ([]Task, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []Task
@@ -284,7 +284,7 @@ func (m *Memory) Reclaim(_ context.Context, consumer string, minIdle time.Durati
 		if len(out) >= count {
 			break
 		}
-		if now.Sub(d.touched) >= minIdle {
+		if d.task.Queue == q && now.Sub(d.touched) >= minIdle {
 			d.consumer, d.touched = consumer, now
 			out = append(out, d.task)
 		}
@@ -325,7 +325,7 @@ func (m *Memory) Requeue(_ context.Context, t Task) error {
 		return nil // reclaimed and handled elsewhere
 	}
 	delete(m.pending, t.ID)
-	m.push(Task{Job: t.Job, Chunk: t.Chunk})
+	m.push(Task{Queue: t.Queue, Job: t.Job, Chunk: t.Chunk})
 	return nil
 }
 

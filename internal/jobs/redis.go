@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -18,7 +19,7 @@ import (
 // {<prefix>}, so that each Lua script below touches a single Redis Cluster
 // slot and runs atomically:
 //
-//	{p}:queue          stream of tasks {job, chunk}; consumer group "workers"
+//	{p}:queue:<conn>   stream of a connection's tasks {job, chunk}; consumer group "workers"
 //	{p}:index          sorted set of job ids (all scores 0: ids sort by time)
 //	{p}:job:<id>       hash: the job's record and counts (exists once committed)
 //	{p}:items:<id>     hash: chunk number → the chunk's items, a JSON array
@@ -31,6 +32,7 @@ type Redis struct {
 	rdb       redis.UniversalClient
 	tag       string
 	retention time.Duration
+	groups    sync.Map // queues whose consumer group exists
 }
 
 var _ Store = (*Redis)(nil)
@@ -44,7 +46,7 @@ func NewRedis(rdb redis.UniversalClient, prefix string, retention time.Duration)
 	return &Redis{rdb: rdb, tag: "{" + prefix + "}", retention: retention}
 }
 
-func (r *Redis) queue() string             { return r.tag + ":queue" }
+func (r *Redis) queue(q string) string     { return r.tag + ":queue:" + q }
 func (r *Redis) index() string             { return r.tag + ":index" }
 func (r *Redis) meta(id string) string     { return r.tag + ":job:" + id }
 func (r *Redis) items(id string) string    { return r.tag + ":items:" + id }
@@ -243,7 +245,7 @@ func (u *redisUpload) Commit(ctx context.Context, job *Job) error {
 		// Forget index entries far older than any live job could be.
 		p.ZRemRangeByLex(ctx, r.index(), "-", "("+fmt.Sprintf("%012x", now.Add(-2*r.retention).UnixMilli()))
 		for c := range job.Chunks() {
-			p.XAdd(ctx, &redis.XAddArgs{Stream: r.queue(), Values: []any{"job", u.id, "chunk", c}})
+			p.XAdd(ctx, &redis.XAddArgs{Stream: r.queue(job.Connection), Values: []any{"job", u.id, "chunk", c}})
 		}
 		return nil
 	})
@@ -378,61 +380,65 @@ func isNoScript(err error) bool { return err != nil && strings.HasPrefix(err.Err
 
 // ensureGroup creates the queue and its consumer group (from the start of
 // the stream, so tasks queued before are delivered too).
-func (r *Redis) ensureGroup(ctx context.Context) error {
-	err := r.rdb.XGroupCreateMkStream(ctx, r.queue(), group, "0").Err()
+func (r *Redis) ensureGroup(ctx context.Context, q string) error {
+	if _, ok := r.groups.Load(q); ok {
+		return nil
+	}
+	err := r.rdb.XGroupCreateMkStream(ctx, r.queue(q), group, "0").Err()
 	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
 		return fmt.Errorf("jobs: create consumer group: %w", err)
 	}
+	r.groups.Store(q, true)
 	return nil
 }
 
 // Next implements [Store].
-func (r *Redis) Next(ctx context.Context, consumer string, block time.Duration) (*Task, error) {
-	for tries := 0; ; tries++ {
-		streams, err := r.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: group, Consumer: consumer,
-			Streams: []string{r.queue(), ">"}, Count: 1, Block: block}).Result()
-		switch {
-		case errors.Is(err, redis.Nil):
-			return nil, nil
-		case err != nil && strings.HasPrefix(err.Error(), "NOGROUP") && tries == 0:
-			if err := r.ensureGroup(ctx); err != nil {
-				return nil, err
-			}
-			continue
-		case err != nil:
-			return nil, fmt.Errorf("jobs: read queue: %w", err)
-		}
-		for _, s := range streams {
-			for _, msg := range s.Messages {
-				t := taskOf(msg)
-				return &t, nil
-			}
-		}
-		return nil, nil
+func (r *Redis) Next(ctx context.Context, q, consumer string, block time.Duration) (*Task, error) {
+	if err := r.ensureGroup(ctx, q); err != nil {
+		return nil, err
 	}
+	streams, err := r.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: group, Consumer: consumer,
+		Streams: []string{r.queue(q), ">"}, Count: 1, Block: block}).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return nil, nil
+	case err != nil && strings.HasPrefix(err.Error(), "NOGROUP"): // the stream was deleted
+		r.groups.Delete(q)
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("jobs: read queue: %w", err)
+	}
+	for _, s := range streams {
+		for _, msg := range s.Messages {
+			t := taskOf(q, msg)
+			return &t, nil
+		}
+	}
+	return nil, nil
 }
 
-func taskOf(msg redis.XMessage) Task {
+func taskOf(q string, msg redis.XMessage) Task {
 	job, _ := msg.Values["job"].(string)
 	chunk, _ := strconv.Atoi(fmt.Sprint(msg.Values["chunk"]))
-	return Task{ID: msg.ID, Job: job, Chunk: chunk}
+	return Task{ID: msg.ID, Queue: q, Job: job, Chunk: chunk}
 }
 
 // Reclaim implements [Store].
-func (r *Redis) Reclaim(ctx context.Context, consumer string, minIdle time.Duration, count int) ([]Task, error) {
+func (r *Redis) Reclaim(ctx context.Context, q, consumer string, minIdle time.Duration, count int) ([]Task, error) {
 	var out []Task
 	start := "0-0"
 	for len(out) < count {
-		msgs, next, err := r.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: r.queue(), Group: group, Consumer: consumer,
+		msgs, next, err := r.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: r.queue(q), Group: group, Consumer: consumer,
 			MinIdle: minIdle, Start: start, Count: int64(count - len(out))}).Result()
 		if err != nil {
 			if strings.HasPrefix(err.Error(), "NOGROUP") {
-				return nil, r.ensureGroup(ctx)
+				r.groups.Delete(q)
+				return nil, r.ensureGroup(ctx, q)
 			}
 			return nil, fmt.Errorf("jobs: reclaim: %w", err)
 		}
 		for _, m := range msgs {
-			out = append(out, taskOf(m))
+			out = append(out, taskOf(q, m))
 		}
 		if next == "0-0" || next == "" {
 			break
@@ -444,7 +450,7 @@ func (r *Redis) Reclaim(ctx context.Context, consumer string, minIdle time.Durat
 
 // Touch implements [Store].
 func (r *Redis) Touch(ctx context.Context, consumer, owner string, t Task) error {
-	ok, err := touchLua.Run(ctx, r.rdb, []string{r.progress(t.Job), r.queue()}, t.Chunk, owner, consumer, t.ID).Int()
+	ok, err := touchLua.Run(ctx, r.rdb, []string{r.progress(t.Job), r.queue(t.Queue)}, t.Chunk, owner, consumer, t.ID).Int()
 	if err != nil {
 		return fmt.Errorf("jobs: touch: %w", err)
 	}
@@ -456,7 +462,7 @@ func (r *Redis) Touch(ctx context.Context, consumer, owner string, t Task) error
 
 // Ack implements [Store].
 func (r *Redis) Ack(ctx context.Context, t Task) error {
-	if err := ackLua.Run(ctx, r.rdb, []string{r.queue()}, t.ID).Err(); err != nil {
+	if err := ackLua.Run(ctx, r.rdb, []string{r.queue(t.Queue)}, t.ID).Err(); err != nil {
 		return fmt.Errorf("jobs: ack: %w", err)
 	}
 	return nil
@@ -464,7 +470,7 @@ func (r *Redis) Ack(ctx context.Context, t Task) error {
 
 // Requeue implements [Store].
 func (r *Redis) Requeue(ctx context.Context, t Task) error {
-	if err := requeueLua.Run(ctx, r.rdb, []string{r.queue()}, t.ID, t.Job, t.Chunk).Err(); err != nil {
+	if err := requeueLua.Run(ctx, r.rdb, []string{r.queue(t.Queue)}, t.ID, t.Job, t.Chunk).Err(); err != nil {
 		return fmt.Errorf("jobs: requeue: %w", err)
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/crm-gateway/crm-gateway/internal/crm"
+	"github.com/crm-gateway/crm-gateway/internal/gateway"
 	"github.com/crm-gateway/crm-gateway/internal/vendorhttp"
 )
 
@@ -32,14 +33,18 @@ func (s *Service) Start() {
 		// timeout.
 		fetch, cancelFetch := context.WithCancel(ctx)
 		s.stopFetch = cancelFetch
-		for range s.opts.Workers {
-			s.wg.Add(1)
-			go s.worker(ctx, fetch)
+		// Each connection has its own queue and workers: a worker waiting
+		// for one vendor's rate budget never holds up another vendor's jobs.
+		conns := s.gw.Connections()
+		for _, conn := range conns {
+			q := &queue{name: conn.Name}
+			for range s.opts.Workers {
+				s.wg.Add(1)
+				go s.worker(ctx, fetch, q)
+			}
 		}
-		s.wg.Add(1)
-		go s.reclaimer(ctx)
-		s.log.Info("job workers started", zap.Int("workers", s.opts.Workers), zap.String("consumer", s.opts.Consumer),
-			zap.Duration("visibility_timeout", s.opts.Visibility))
+		s.log.Info("job workers started", zap.Int("workers_per_connection", s.opts.Workers), zap.Int("connections", len(conns)),
+			zap.String("consumer", s.opts.Consumer), zap.Duration("visibility_timeout", s.opts.Visibility))
 	})
 }
 
@@ -68,16 +73,8 @@ func (s *Service) Stop(ctx context.Context) error {
 		err = ctx.Err()
 	}
 	s.hardStop()
-	// Reclaimed tasks nobody started: back to the queue for the others.
-	for {
-		select {
-		case t := <-s.reclaimed:
-			s.requeue(t)
-		default:
-			s.log.Info("job workers stopped")
-			return err
-		}
-	}
+	s.log.Info("job workers stopped")
+	return err
 }
 
 func (s *Service) stopped() bool {
@@ -89,30 +86,63 @@ func (s *Service) stopped() bool {
 	}
 }
 
-// worker takes tasks, reclaimed ones first, until the service stops.
-func (s *Service) worker(ctx, fetch context.Context) {
+// queue is one connection's queue as this replica's workers see it.
+type queue struct {
+	name string
+	mu   sync.Mutex
+	// reclaimedAt is when a worker last looked for tasks to take over.
+	reclaimedAt time.Time
+}
+
+// reclaimDue reports whether it is this caller's turn to look for tasks of
+// dead replicas: one worker of the queue does, every half visibility timeout.
+func (q *queue) reclaimDue(every time.Duration) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if time.Since(q.reclaimedAt) < every {
+		return false
+	}
+	q.reclaimedAt = time.Now()
+	return true
+}
+
+// worker processes the tasks of queue q until the service stops. A free
+// worker first takes over one task of a replica that stopped touching it,
+// when it is time to look, then waits for a new one. Reclaiming only as many
+// tasks as there are free workers keeps reclaimed tasks from waiting, and
+// going idle, in this replica.
+func (s *Service) worker(ctx, fetch context.Context, q *queue) {
 	defer s.wg.Done()
 	backoff := 100 * time.Millisecond
+	block := min(time.Second, max(s.opts.Visibility/2, 10*time.Millisecond))
 	for !s.stopped() {
-		var task *Task
-		select {
-		case t := <-s.reclaimed:
-			task = &t
-		default:
-			t, err := s.store.Next(fetch, s.opts.Consumer, time.Second)
-			if err != nil {
-				if fetch.Err() == nil {
-					s.log.Warn("job queue unavailable", zap.Error(err))
-					s.pause(backoff)
-					backoff = min(2*backoff, 5*time.Second)
-				}
+		if q.reclaimDue(max(s.opts.Visibility/2, 10*time.Millisecond)) {
+			tasks, err := s.store.Reclaim(ctx, q.name, s.opts.Consumer, s.opts.Visibility, 1)
+			if err != nil && ctx.Err() == nil {
+				s.log.Warn("job reclaim failed", zap.String("connection", q.name), zap.Error(err))
+			}
+			if len(tasks) > 0 {
+				t := tasks[0]
+				s.log.Info("job chunk reclaimed from a stopped worker", zap.String("job", t.Job), zap.Int("chunk", t.Chunk))
+				q.mu.Lock()
+				q.reclaimedAt = time.Time{} // there may be more: the next free worker looks again
+				q.mu.Unlock()
+				s.process(ctx, t)
 				continue
 			}
-			backoff = 100 * time.Millisecond
-			task = t
 		}
-		if task != nil {
-			s.process(ctx, *task)
+		t, err := s.store.Next(fetch, q.name, s.opts.Consumer, block)
+		if err != nil {
+			if fetch.Err() == nil {
+				s.log.Warn("job queue unavailable", zap.String("connection", q.name), zap.Error(err))
+				s.pause(backoff)
+				backoff = min(2*backoff, 5*time.Second)
+			}
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		if t != nil {
+			s.process(ctx, *t)
 		}
 	}
 }
@@ -123,36 +153,6 @@ func (s *Service) pause(d time.Duration) {
 	select {
 	case <-t.C:
 	case <-s.stopping:
-	}
-}
-
-// reclaimer takes over the tasks of replicas that stopped touching them.
-func (s *Service) reclaimer(ctx context.Context) {
-	defer s.wg.Done()
-	every := max(s.opts.Visibility/2, 50*time.Millisecond)
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		select {
-		case <-s.stopping:
-			return
-		case <-tick.C:
-		}
-		room := cap(s.reclaimed) - len(s.reclaimed)
-		if room == 0 {
-			continue
-		}
-		tasks, err := s.store.Reclaim(ctx, s.opts.Consumer, s.opts.Visibility, room)
-		if err != nil {
-			if ctx.Err() == nil {
-				s.log.Warn("job reclaim failed", zap.Error(err))
-			}
-			continue
-		}
-		for _, t := range tasks {
-			s.log.Info("job chunk reclaimed from a stopped worker", zap.String("job", t.Job), zap.Int("chunk", t.Chunk))
-			s.reclaimed <- t
-		}
 	}
 }
 
@@ -321,6 +321,14 @@ func (s *Service) work(ctx context.Context, t Task, owner string, claim *Claim) 
 		if ctx.Err() != nil {
 			return errStopped
 		}
+		// A vendor whose circuit is open is not called: pause, keeping the
+		// chunk, instead of failing its items.
+		if ok, after := conn.Available(); !ok {
+			if cancelled, err = s.pauseFor(ctx, job.ID, after); err != nil {
+				return err
+			}
+			continue
+		}
 		n := min(unit, chunkLen-cursor)
 		results, sent, err := s.writeUnit(ctx, t, owner, job, conn, items[cursor:cursor+n], base+cursor, cursor)
 		switch {
@@ -334,6 +342,9 @@ func (s *Service) work(ctx context.Context, t Task, owner string, claim *Claim) 
 		case ctx.Err() != nil:
 			return errStopped // left in flight: the next owner reports the unit uncertain
 		}
+		if ok, _ := conn.Available(); !ok && !sent {
+			continue // the circuit opened before anything went out: pause, then write the unit again
+		}
 		c, err := commit(results)
 		if err != nil {
 			return err
@@ -343,13 +354,31 @@ func (s *Service) work(ctx context.Context, t Task, owner string, claim *Claim) 
 	return nil
 }
 
+// pauseFor waits while a vendor's circuit is open (at most 5 s at a time),
+// then reports whether the job was cancelled meanwhile.
+func (s *Service) pauseFor(ctx context.Context, id string, d time.Duration) (cancelled bool, err error) {
+	timer := time.NewTimer(min(max(d, 100*time.Millisecond), 5*time.Second))
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-ctx.Done():
+		return false, errStopped
+	case <-s.stopping:
+		return false, errStopped // nothing in flight: back to the queue
+	}
+	job, err := s.store.Get(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	return job.Cancelled, nil
+}
+
 // writeUnit sends one unit and returns its results. sent reports whether a
 // request may have reached the vendor. The send hook marks the unit in
 // flight (fenced by owner) right before its first request goes out, after
 // any wait for rate budget, and refuses to send for a cancelled job.
-func (s *Service) writeUnit(ctx context.Context, t Task, owner string, job *Job, conn interface {
-	WriteBatch(context.Context, crm.Batch) (*crm.BatchResult, error)
-}, raw []json.RawMessage, first, from int) ([]Result, bool, error) {
+func (s *Service) writeUnit(ctx context.Context, t Task, owner string, job *Job, conn *gateway.Connection,
+	raw []json.RawMessage, first, from int) ([]Result, bool, error) {
 	results := make([]Result, len(raw))
 	batch := crm.Batch{Mode: job.Mode, OnConflict: job.OnConflict}
 	var pos []int // pos[k]: unit position of batch.Customers[k]

@@ -30,7 +30,8 @@ type CompletionHook interface {
 
 // Options configure a Service.
 type Options struct {
-	// Workers is how many chunks this replica processes at once (default 4).
+	// Workers is how many chunks of each connection this replica processes
+	// at once (default 4). Each connection has its own queue and workers.
 	Workers int
 	// Visibility is how long a chunk may go untouched by its worker before
 	// another replica takes it over (default 30s). Live workers touch their
@@ -59,7 +60,6 @@ type Service struct {
 	hardStop  context.CancelFunc
 	stopFetch context.CancelFunc
 	wg        sync.WaitGroup
-	reclaimed chan Task
 }
 
 // New returns a service over store for the connections of gw.
@@ -81,8 +81,7 @@ func New(store Store, gw *gateway.Gateway, opts Options) *Service {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Service{store: store, gw: gw, opts: opts, log: log, stopping: make(chan struct{}),
-		reclaimed: make(chan Task, opts.Workers)}
+	return &Service{store: store, gw: gw, opts: opts, log: log, stopping: make(chan struct{})}
 }
 
 func randomHex(n int) string {

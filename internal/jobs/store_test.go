@@ -89,9 +89,9 @@ func commitJob(t *testing.T, s Store, n, size int) *Job {
 }
 
 // next takes the next task, failing when none comes.
-func next(t *testing.T, s Store, consumer string) Task {
+func next(t *testing.T, s Store, queue, consumer string) Task {
 	t.Helper()
-	task, err := s.Next(context.Background(), consumer, time.Second)
+	task, err := s.Next(context.Background(), queue, consumer, time.Second)
 	if err != nil || task == nil {
 		t.Fatalf("Next = %v, %v", task, err)
 	}
@@ -117,7 +117,7 @@ func TestStoreJobIsInvisibleUntilCommitted(t *testing.T) {
 		if _, err := s.Get(ctx, id); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("Get before commit: %v, want ErrNotFound", err)
 		}
-		if task, _ := s.Next(ctx, "c1", 50*time.Millisecond); task != nil {
+		if task, _ := s.Next(ctx, "nx", "c1", 50*time.Millisecond); task != nil {
 			t.Fatalf("a task before commit: %+v", task)
 		}
 		if err := up.Abort(ctx); err != nil {
@@ -137,7 +137,7 @@ func TestStoreJobIsInvisibleUntilCommitted(t *testing.T) {
 			t.Fatalf("job %+v", got)
 		}
 		for c := range 3 {
-			task := next(t, s, "c1")
+			task := next(t, s, "nx", "c1")
 			if task.Job != job.ID || task.Chunk != c {
 				t.Fatalf("task %d: %+v", c, task)
 			}
@@ -163,7 +163,7 @@ func TestStoreRecordsResultsAndFinishesOnce(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s Store) {
 		ctx := context.Background()
 		job := commitJob(t, s, 15, 10)
-		t0, t1 := next(t, s, "c1"), next(t, s, "c1")
+		t0, t1 := next(t, s, "nx", "c1"), next(t, s, "nx", "c1")
 		if _, err := s.Begin(ctx, t1, "o1"); err != nil {
 			t.Fatal(err)
 		}
@@ -213,7 +213,7 @@ func TestStoreRecordsResultsAndFinishesOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if tasks, _ := s.Reclaim(ctx, "c2", 0, 10); len(tasks) != 0 {
+		if tasks, _ := s.Reclaim(ctx, "nx", "c2", 0, 10); len(tasks) != 0 {
 			t.Fatalf("acknowledged tasks reclaimed: %+v", tasks)
 		}
 	})
@@ -226,7 +226,7 @@ func TestStoreFencesOwners(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s Store) {
 		ctx := context.Background()
 		commitJob(t, s, 10, 10)
-		task := next(t, s, "c1")
+		task := next(t, s, "nx", "c1")
 		if _, err := s.Begin(ctx, task, "old"); err != nil {
 			t.Fatal(err)
 		}
@@ -270,23 +270,23 @@ func TestStoreReclaimsUntouchedTasks(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s Store) {
 		ctx := context.Background()
 		commitJob(t, s, 20, 10)
-		a, b := next(t, s, "alive"), next(t, s, "dead")
+		a, b := next(t, s, "nx", "alive"), next(t, s, "nx", "dead")
 		for _, task := range []Task{a, b} {
 			if _, err := s.Begin(ctx, task, "owner-"+task.ID); err != nil {
 				t.Fatal(err)
 			}
 		}
-		const visibility = 300 * time.Millisecond
-		if tasks, _ := s.Reclaim(ctx, "rescuer", visibility, 10); len(tasks) != 0 {
+		const visibility = 600 * time.Millisecond
+		if tasks, _ := s.Reclaim(ctx, "nx", "rescuer", visibility, 10); len(tasks) != 0 {
 			t.Fatalf("fresh tasks reclaimed: %+v", tasks)
 		}
-		for range 4 {
-			time.Sleep(visibility / 3)
+		for start := time.Now(); time.Since(start) < visibility+100*time.Millisecond; {
+			time.Sleep(50 * time.Millisecond)
 			if err := s.Touch(ctx, "alive", "owner-"+a.ID, a); err != nil {
 				t.Fatal(err)
 			}
 		}
-		tasks, err := s.Reclaim(ctx, "rescuer", visibility, 10)
+		tasks, err := s.Reclaim(ctx, "nx", "rescuer", visibility, 10)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -297,7 +297,7 @@ func TestStoreReclaimsUntouchedTasks(t *testing.T) {
 		if err := s.Requeue(ctx, tasks[0]); err != nil {
 			t.Fatal(err)
 		}
-		again := next(t, s, "other")
+		again := next(t, s, "nx", "other")
 		if again.Job != b.Job || again.Chunk != b.Chunk {
 			t.Fatalf("requeued task came back as %+v", again)
 		}
@@ -308,7 +308,7 @@ func TestStoreCancel(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s Store) {
 		ctx := context.Background()
 		job := commitJob(t, s, 30, 10)
-		owned := next(t, s, "c1")
+		owned := next(t, s, "nx", "c1")
 		claim, err := s.Begin(ctx, owned, "worker")
 		if err != nil || claim.Cancelled {
 			t.Fatalf("begin %+v %v", claim, err)
@@ -347,7 +347,7 @@ func TestStoreCancel(t *testing.T) {
 		}
 		// Delivered later, the cancelled chunks are found done.
 		for range 2 {
-			task := next(t, s, "c1")
+			task := next(t, s, "nx", "c1")
 			if claim, err := s.Begin(ctx, task, "late"); err != nil || !claim.Done {
 				t.Fatalf("late claim %+v %v", claim, err)
 			}
@@ -391,7 +391,7 @@ func TestRedisStoreExpiresJobs(t *testing.T) {
 	s, rdb, _ := newRedisStore(t, 90*time.Minute)
 	ctx := context.Background()
 	job := commitJob(t, s, 20, 10)
-	task := next(t, s, "c1")
+	task := next(t, s, "nx", "c1")
 	if _, err := s.Begin(ctx, task, "o"); err != nil {
 		t.Fatal(err)
 	}
@@ -440,7 +440,7 @@ func TestMemoryStoreExpiresJobs(t *testing.T) {
 // hash tag, so the scripts work on Redis Cluster.
 func TestRedisStoreKeysShareOneSlot(t *testing.T) {
 	s := NewRedis(nil, "gw", time.Hour)
-	keys := append(s.jobKeys("abc"), s.queue(), s.index())
+	keys := append(s.jobKeys("abc"), s.queue("nx"), s.index())
 	for _, k := range keys {
 		if !strings.HasPrefix(k, "{gw}:") {
 			t.Errorf("key %q does not start with the hash tag {gw}", k)

@@ -120,6 +120,16 @@ func NXCloudWrite(f crm.Fields) (map[string]any, error) {
 		}
 		obj["customize_field"] = string(b)
 	}
+	// A vendor_fields entry can fill a documented key the normalized fields
+	// left empty: it gets the same documented length limit.
+	for _, k := range sortedKeys(f.VendorFields) {
+		for _, nf := range nxCloudKeys {
+			v, isString := f.VendorFields[k].(string)
+			if _, taken := obj[k]; nf.key == k && !taken && isString && nf.maxLen > 0 && utf8.RuneCountInString(v) > nf.maxLen {
+				errs = append(errs, tooLong("vendor_fields."+k, nf.maxLen))
+			}
+		}
+	}
 	errs = append(errs, mergeVendorFields(obj, f.VendorFields)...)
 	if err := unprocessable(crm.VendorNXCloud, errs); err != nil {
 		return nil, err

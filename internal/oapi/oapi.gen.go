@@ -1669,6 +1669,9 @@ type CustomerIDParam = string
 // EventIDParam defines model for EventIDParam.
 type EventIDParam = string
 
+// IdempotencyKeyParam defines model for IdempotencyKeyParam.
+type IdempotencyKeyParam = string
+
 // InteractionIDParam defines model for InteractionIDParam.
 type InteractionIDParam = string
 
@@ -1689,6 +1692,16 @@ type BadRequest = Problem
 //
 // Example: {"code":"not_found","detail":"no connection named \"crm-main\"","status":404,"title":"Not Found","type":"https://crm-gateway.dev/problems/not_found"}
 type Forbidden = Problem
+
+// IdempotencyKeyInUse An RFC 9457 problem, with the gateway's extensions.
+//
+// Example: {"code":"not_found","detail":"no connection named \"crm-main\"","status":404,"title":"Not Found","type":"https://crm-gateway.dev/problems/not_found"}
+type IdempotencyKeyInUse = Problem
+
+// IdempotencyKeyReused An RFC 9457 problem, with the gateway's extensions.
+//
+// Example: {"code":"not_found","detail":"no connection named \"crm-main\"","status":404,"title":"Not Found","type":"https://crm-gateway.dev/problems/not_found"}
+type IdempotencyKeyReused = Problem
 
 // InteractionOK An interaction after an operation.
 //
@@ -1772,6 +1785,17 @@ type CreateCustomerParams struct {
 	// batch's size; a batch whose estimated time at the connection's rate exceeds the wait
 	// bound becomes one too.
 	Prefer *PreferParam `json:"Prefer,omitempty"`
+
+	// IdempotencyKey Makes a write safe to retry (IETF draft-ietf-httpapi-idempotency-key-header): a unique
+	// value of yours, such as a UUID, sent as a quoted string (`"…"`) or bare. The first
+	// answer is kept for 24 hours and answered again, with `Idempotent-Replayed: true` and
+	// without calling the vendor again, to every repeat with the same key, method, path and
+	// body. Keys are scoped to your API key: other clients' keys never collide with yours.
+	//
+	// The same key with another body answers `422`; a repeat while the first request is
+	// still running answers `409` with `Retry-After`. Answers `429` and `5xx` are not kept:
+	// retry those with the same key.
+	IdempotencyKey *IdempotencyKeyParam `json:"Idempotency-Key,omitempty"`
 }
 
 // BatchCustomersParams defines parameters for BatchCustomers.
@@ -1784,6 +1808,17 @@ type BatchCustomersParams struct {
 	// batch's size; a batch whose estimated time at the connection's rate exceeds the wait
 	// bound becomes one too.
 	Prefer *PreferParam `json:"Prefer,omitempty"`
+
+	// IdempotencyKey Makes a write safe to retry (IETF draft-ietf-httpapi-idempotency-key-header): a unique
+	// value of yours, such as a UUID, sent as a quoted string (`"…"`) or bare. The first
+	// answer is kept for 24 hours and answered again, with `Idempotent-Replayed: true` and
+	// without calling the vendor again, to every repeat with the same key, method, path and
+	// body. Keys are scoped to your API key: other clients' keys never collide with yours.
+	//
+	// The same key with another body answers `422`; a repeat while the first request is
+	// still running answers `409` with `Retry-After`. Answers `429` and `5xx` are not kept:
+	// retry those with the same key.
+	IdempotencyKey *IdempotencyKeyParam `json:"Idempotency-Key,omitempty"`
 }
 
 // UpdateCustomerParams defines parameters for UpdateCustomer.
@@ -1796,6 +1831,17 @@ type UpdateCustomerParams struct {
 	// batch's size; a batch whose estimated time at the connection's rate exceeds the wait
 	// bound becomes one too.
 	Prefer *PreferParam `json:"Prefer,omitempty"`
+
+	// IdempotencyKey Makes a write safe to retry (IETF draft-ietf-httpapi-idempotency-key-header): a unique
+	// value of yours, such as a UUID, sent as a quoted string (`"…"`) or bare. The first
+	// answer is kept for 24 hours and answered again, with `Idempotent-Replayed: true` and
+	// without calling the vendor again, to every repeat with the same key, method, path and
+	// body. Keys are scoped to your API key: other clients' keys never collide with yours.
+	//
+	// The same key with another body answers `422`; a repeat while the first request is
+	// still running answers `409` with `Retry-After`. Answers `429` and `5xx` are not kept:
+	// retry those with the same key.
+	IdempotencyKey *IdempotencyKeyParam `json:"Idempotency-Key,omitempty"`
 }
 
 // StartInteractionParams defines parameters for StartInteraction.
@@ -1808,6 +1854,59 @@ type StartInteractionParams struct {
 	// batch's size; a batch whose estimated time at the connection's rate exceeds the wait
 	// bound becomes one too.
 	Prefer *PreferParam `json:"Prefer,omitempty"`
+
+	// IdempotencyKey Makes a write safe to retry (IETF draft-ietf-httpapi-idempotency-key-header): a unique
+	// value of yours, such as a UUID, sent as a quoted string (`"…"`) or bare. The first
+	// answer is kept for 24 hours and answered again, with `Idempotent-Replayed: true` and
+	// without calling the vendor again, to every repeat with the same key, method, path and
+	// body. Keys are scoped to your API key: other clients' keys never collide with yours.
+	//
+	// The same key with another body answers `422`; a repeat while the first request is
+	// still running answers `409` with `Retry-After`. Answers `429` and `5xx` are not kept:
+	// retry those with the same key.
+	IdempotencyKey *IdempotencyKeyParam `json:"Idempotency-Key,omitempty"`
+}
+
+// UpdateInteractionParams defines parameters for UpdateInteraction.
+type UpdateInteractionParams struct {
+	// IdempotencyKey Makes a write safe to retry (IETF draft-ietf-httpapi-idempotency-key-header): a unique
+	// value of yours, such as a UUID, sent as a quoted string (`"…"`) or bare. The first
+	// answer is kept for 24 hours and answered again, with `Idempotent-Replayed: true` and
+	// without calling the vendor again, to every repeat with the same key, method, path and
+	// body. Keys are scoped to your API key: other clients' keys never collide with yours.
+	//
+	// The same key with another body answers `422`; a repeat while the first request is
+	// still running answers `409` with `Retry-After`. Answers `429` and `5xx` are not kept:
+	// retry those with the same key.
+	IdempotencyKey *IdempotencyKeyParam `json:"Idempotency-Key,omitempty"`
+}
+
+// FinishInteractionParams defines parameters for FinishInteraction.
+type FinishInteractionParams struct {
+	// IdempotencyKey Makes a write safe to retry (IETF draft-ietf-httpapi-idempotency-key-header): a unique
+	// value of yours, such as a UUID, sent as a quoted string (`"…"`) or bare. The first
+	// answer is kept for 24 hours and answered again, with `Idempotent-Replayed: true` and
+	// without calling the vendor again, to every repeat with the same key, method, path and
+	// body. Keys are scoped to your API key: other clients' keys never collide with yours.
+	//
+	// The same key with another body answers `422`; a repeat while the first request is
+	// still running answers `409` with `Retry-After`. Answers `429` and `5xx` are not kept:
+	// retry those with the same key.
+	IdempotencyKey *IdempotencyKeyParam `json:"Idempotency-Key,omitempty"`
+}
+
+// SendInteractionMessageParams defines parameters for SendInteractionMessage.
+type SendInteractionMessageParams struct {
+	// IdempotencyKey Makes a write safe to retry (IETF draft-ietf-httpapi-idempotency-key-header): a unique
+	// value of yours, such as a UUID, sent as a quoted string (`"…"`) or bare. The first
+	// answer is kept for 24 hours and answered again, with `Idempotent-Replayed: true` and
+	// without calling the vendor again, to every repeat with the same key, method, path and
+	// body. Keys are scoped to your API key: other clients' keys never collide with yours.
+	//
+	// The same key with another body answers `422`; a repeat while the first request is
+	// still running answers `409` with `Retry-After`. Answers `429` and `5xx` are not kept:
+	// retry those with the same key.
+	IdempotencyKey *IdempotencyKeyParam `json:"Idempotency-Key,omitempty"`
 }
 
 // ListEventsParams defines parameters for ListEvents.
@@ -1823,6 +1922,20 @@ type ListEventsParams struct {
 
 	// Cursor The `next_cursor` of the previous page.
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// RedeliverEventParams defines parameters for RedeliverEvent.
+type RedeliverEventParams struct {
+	// IdempotencyKey Makes a write safe to retry (IETF draft-ietf-httpapi-idempotency-key-header): a unique
+	// value of yours, such as a UUID, sent as a quoted string (`"…"`) or bare. The first
+	// answer is kept for 24 hours and answered again, with `Idempotent-Replayed: true` and
+	// without calling the vendor again, to every repeat with the same key, method, path and
+	// body. Keys are scoped to your API key: other clients' keys never collide with yours.
+	//
+	// The same key with another body answers `422`; a repeat while the first request is
+	// still running answers `409` with `Retry-After`. Answers `429` and `5xx` are not kept:
+	// retry those with the same key.
+	IdempotencyKey *IdempotencyKeyParam `json:"Idempotency-Key,omitempty"`
 }
 
 // ListJobsParams defines parameters for ListJobs.
@@ -1907,13 +2020,13 @@ type ServerInterface interface {
 	StartInteraction(ctx echo.Context, connection ConnectionParam, params StartInteractionParams) error
 	// UpdateInteraction Update an interaction
 	// (PATCH /v1/connections/{connection}/interactions/{interaction})
-	UpdateInteraction(ctx echo.Context, connection ConnectionParam, interaction InteractionIDParam) error
+	UpdateInteraction(ctx echo.Context, connection ConnectionParam, interaction InteractionIDParam, params UpdateInteractionParams) error
 	// FinishInteraction Finish an interaction
 	// (POST /v1/connections/{connection}/interactions/{interaction}/finish)
-	FinishInteraction(ctx echo.Context, connection ConnectionParam, interaction InteractionIDParam) error
+	FinishInteraction(ctx echo.Context, connection ConnectionParam, interaction InteractionIDParam, params FinishInteractionParams) error
 	// SendInteractionMessage Send the customer's message
 	// (POST /v1/connections/{connection}/interactions/{interaction}/messages)
-	SendInteractionMessage(ctx echo.Context, connection ConnectionParam, interaction InteractionIDParam) error
+	SendInteractionMessage(ctx echo.Context, connection ConnectionParam, interaction InteractionIDParam, params SendInteractionMessageParams) error
 	// StopTyping The customer stopped typing
 	// (DELETE /v1/connections/{connection}/interactions/{interaction}/typing)
 	StopTyping(ctx echo.Context, connection ConnectionParam, interaction InteractionIDParam) error
@@ -1931,7 +2044,7 @@ type ServerInterface interface {
 	GetEvent(ctx echo.Context, event EventIDParam) error
 	// RedeliverEvent Deliver an event again
 	// (POST /v1/events/{event}/redeliver)
-	RedeliverEvent(ctx echo.Context, event EventIDParam) error
+	RedeliverEvent(ctx echo.Context, event EventIDParam, params RedeliverEventParams) error
 	// GetHistory A hosted conversation history
 	// (GET /v1/history/{token})
 	GetHistory(ctx echo.Context, token string) error
@@ -2120,6 +2233,21 @@ func (w *ServerInterfaceWrapper) CreateCustomer(ctx echo.Context) error {
 
 		params.Prefer = &Prefer
 	}
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKeyParam
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.CreateCustomer(ctx, connection, params)
@@ -2155,6 +2283,21 @@ func (w *ServerInterfaceWrapper) BatchCustomers(ctx echo.Context) error {
 		}
 
 		params.Prefer = &Prefer
+	}
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKeyParam
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -2224,6 +2367,21 @@ func (w *ServerInterfaceWrapper) UpdateCustomer(ctx echo.Context) error {
 
 		params.Prefer = &Prefer
 	}
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKeyParam
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.UpdateCustomer(ctx, connection, id, params)
@@ -2260,6 +2418,21 @@ func (w *ServerInterfaceWrapper) StartInteraction(ctx echo.Context) error {
 
 		params.Prefer = &Prefer
 	}
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKeyParam
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.StartInteraction(ctx, connection, params)
@@ -2285,8 +2458,28 @@ func (w *ServerInterfaceWrapper) UpdateInteraction(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter interaction: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateInteractionParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKeyParam
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.UpdateInteraction(ctx, connection, interaction)
+	err = w.Handler.UpdateInteraction(ctx, connection, interaction, params)
 	return err
 }
 
@@ -2309,8 +2502,28 @@ func (w *ServerInterfaceWrapper) FinishInteraction(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter interaction: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params FinishInteractionParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKeyParam
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.FinishInteraction(ctx, connection, interaction)
+	err = w.Handler.FinishInteraction(ctx, connection, interaction, params)
 	return err
 }
 
@@ -2333,8 +2546,28 @@ func (w *ServerInterfaceWrapper) SendInteractionMessage(ctx echo.Context) error 
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter interaction: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params SendInteractionMessageParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKeyParam
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.SendInteractionMessage(ctx, connection, interaction)
+	err = w.Handler.SendInteractionMessage(ctx, connection, interaction, params)
 	return err
 }
 
@@ -2461,8 +2694,28 @@ func (w *ServerInterfaceWrapper) RedeliverEvent(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter event: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params RedeliverEventParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKeyParam
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.RedeliverEvent(ctx, event)
+	err = w.Handler.RedeliverEvent(ctx, event, params)
 	return err
 }
 

@@ -70,7 +70,7 @@ func (s *Server) GetEvent(c echo.Context, id oapi.EventIDParam) error {
 }
 
 // RedeliverEvent implements oapi.ServerInterface.
-func (s *Server) RedeliverEvent(c echo.Context, id oapi.EventIDParam) error {
+func (s *Server) RedeliverEvent(c echo.Context, id oapi.EventIDParam, _ oapi.RedeliverEventParams) error {
 	if _, err := s.visibleEvent(c, id); err != nil {
 		return err
 	}
@@ -87,7 +87,8 @@ func (s *Server) visibleEvent(c echo.Context, id string) (events.Event, error) {
 		return e, eventStoreError(err)
 	}
 	if !c.Get(apiKeyKey).(*auth.Key).Allows(e.Connection) {
-		return e, crm.Errorf(crm.ENotFound, "no event %q", id) // not 403: do not confirm it exists
+		// Not 403, and the very answer of a missing event: do not confirm it exists.
+		return e, eventStoreError(events.ErrNotFound)
 	}
 	return e, nil
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
@@ -108,6 +109,9 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	}
 	p := problemFor(err)
 	p.Instance = c.Request().URL.Path
+	if strings.Contains(c.Path(), ":secret") || strings.Contains(c.Path(), ":token") {
+		p.Instance = c.Path() // the path itself is a credential: never echo it
+	}
 	p.RequestID = c.Response().Header().Get(echo.HeaderXRequestID)
 	if p.Status >= 500 && p.Code != crm.EVendor && p.Code != crm.EUnavailable && p.Code != crm.ENotImplemented {
 		s.log.Error("request failed", append(traceFields(c), zap.String("request_id", p.RequestID), zap.Error(err))...)

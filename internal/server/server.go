@@ -68,6 +68,9 @@ type Options struct {
 	// PublicURL is how vendors reach the gateway (hosted history links); ""
 	// uses the scheme and host of each request.
 	PublicURL string
+	// Idempotency configures Idempotency-Key on POST and PATCH; the zero
+	// value keeps answers 24 h in this process's memory.
+	Idempotency IdempotencyOptions
 }
 
 // Server implements the generated oapi.ServerInterface.
@@ -88,6 +91,8 @@ type Server struct {
 	interactions *interactions.Service
 	events       EventBus
 	publicURL    string
+
+	idem idempotencyConfig // idempotency.go
 }
 
 var _ oapi.ServerInterface = (*Server)(nil)
@@ -123,6 +128,7 @@ func New(opts Options) (*echo.Echo, error) {
 		s.maxBody = 10 << 20
 	}
 	s.initJobs(opts)
+	s.idem = newIdempotencyConfig(opts.Idempotency)
 	if s.ready == nil {
 		s.ready = func(context.Context) Readiness {
 			return Readiness{Status: "ready", Checks: map[string]string{"config": "ok"}}
@@ -140,7 +146,9 @@ func New(opts Options) (*echo.Echo, error) {
 	if opts.ValidateResponses {
 		e.Use(s.validateResponses)
 	}
-	e.Use(s.validate, s.preferences)
+	// idempotency needs the API key validate authenticated; it answers
+	// replays before preferences, which would describe this request instead.
+	e.Use(s.validate, s.idempotency, s.preferences)
 	oapi.RegisterHandlers(e, s)
 
 	e.GET("/openapi.yaml", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", api.Spec) })

@@ -47,6 +47,7 @@ type stackOptions struct {
 	simWrap func(http.Handler) http.Handler // sees every vendor request
 	metrics *metrics.Metrics                // nil: no metrics, no /metrics
 	tracing trace.TracerProvider            // nil: tracing off
+	server  func(*server.Options)           // last changes to the server options
 }
 
 type stackOption func(*stackOptions)
@@ -58,6 +59,10 @@ func withSimWrap(w func(http.Handler) http.Handler) stackOption {
 }
 
 func withMetrics(m *metrics.Metrics) stackOption { return func(o *stackOptions) { o.metrics = m } }
+
+func withServerOptions(f func(*server.Options)) stackOption {
+	return func(o *stackOptions) { o.server = f }
+}
 
 func withTracing(tp trace.TracerProvider) stackOption {
 	return func(o *stackOptions) { o.tracing = tp }
@@ -137,6 +142,9 @@ connections:
 		MaxBodyBytes: 64 << 10, ValidateResponses: true, Tracing: o.tracing}
 	if o.metrics != nil {
 		sopts.Metrics = o.metrics
+	}
+	if o.server != nil {
+		o.server(&sopts)
 	}
 	e, err := server.New(sopts)
 	if err != nil {

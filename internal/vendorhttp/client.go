@@ -130,11 +130,12 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 			return nil, &crm.Error{Code: crm.EUnavailable, Message: "the rate limiter is unavailable; nothing was sent", Vendor: c.Vendor, Outcome: crm.OutcomeNotApplied, Err: err}
 		}
 		recordBudget(ctx, c.policy(), res)
-		if err := beforeSend(ctx, req); err != nil {
-			return nil, err
-		}
 		if ok, after := c.Breaker.allow(); !ok {
 			return nil, c.circuitOpen(after)
+		}
+		if err := beforeSend(ctx, req); err != nil {
+			c.Breaker.release() // nothing sent: no verdict on the vendor
+			return nil, err
 		}
 
 		resp, err := c.attempt(ctx, req, attempt)
@@ -265,18 +266,29 @@ func (c *Client) logger() *zap.Logger {
 }
 
 func (c *Client) log(ctx context.Context, req Request, attempt int, resp *Response, err error, took time.Duration) {
+	level, msg := zap.DebugLevel, "vendor call"
+	switch {
+	case err != nil:
+		level, msg = zap.WarnLevel, "vendor call failed"
+	case resp.Status == http.StatusTooManyRequests:
+		level, msg = zap.WarnLevel, "vendor answered 429"
+	}
+	// Check the level before building fields: a successful call logs at
+	// debug, below production's level, and its fields (about 1.3 KB per
+	// call) would be built for nothing.
+	ce := c.logger().Check(level, msg)
+	if ce == nil {
+		return
+	}
 	fields := append(logFields(ctx),
 		zap.String("vendor", c.Vendor), zap.String("connection", c.Bucket), zap.String("op", req.Op),
 		zap.Int("attempt", attempt), zap.Duration("latency", took),
 	)
-	switch {
-	case err != nil:
-		c.logger().Warn("vendor call failed", append(fields, zap.Error(err))...)
-	case resp.Status == http.StatusTooManyRequests:
-		c.logger().Warn("vendor answered 429", append(fields, zap.Int("status", resp.Status))...)
-	default:
-		c.logger().Debug("vendor call", append(fields, zap.Int("status", resp.Status))...)
+	if err != nil {
+		ce.Write(append(fields, zap.Error(err))...)
+		return
 	}
+	ce.Write(append(fields, zap.Int("status", resp.Status))...)
 }
 
 func (c *Client) retry() Retry {

@@ -178,12 +178,17 @@ func trimQuotes(b json.RawMessage) string {
 }
 
 // unixTime reads HelpCrunch timestamps (UNIX seconds as a number or string).
+// A time past year 9999 (milliseconds, garbage) cannot be written as JSON:
+// the event would fail to publish, so it gets the time of receipt instead.
 func unixTime(b json.RawMessage) time.Time {
-	if f, err := strconv.ParseFloat(trimQuotes(b), 64); err == nil && f > 0 {
+	if f, err := strconv.ParseFloat(trimQuotes(b), 64); err == nil && f > 0 && f < maxUnixSeconds {
 		return time.Unix(int64(f), 0).UTC()
 	}
 	return time.Now().UTC()
 }
+
+// maxUnixSeconds is 10000-01-01T00:00:00Z, the first time JSON cannot carry.
+const maxUnixSeconds = 253402300800
 
 func orNull(b json.RawMessage) json.RawMessage {
 	if len(b) == 0 {
