@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/crm-gateway/crm-gateway/internal/config"
@@ -24,17 +22,15 @@ func startJobs(cfg *config.Config, gw *gateway.Gateway, log *zap.Logger) (*jobs.
 		store = jobs.NewMemory(cfg.Jobs.Retention)
 		log.Info("bulk jobs kept in memory: they do not survive a restart (configure redis.url for durable jobs)")
 	} else {
-		opts, err := redis.ParseURL(cfg.Redis.URL.Reveal())
-		if err != nil {
-			return nil, nil, errors.New("redis.url: not a valid redis:// URL") // may hold a password: not echoed
-		}
 		// Its own client: unlike the rate limiter's, which must fail fast,
 		// job bookkeeping may wait for a slow Redis, and each worker holds a
-		// connection while it blocks on the queue.
-		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = 2*time.Second, 5*time.Second, 5*time.Second
-		opts.PoolSize = cfg.Jobs.Workers + 16
-		rdb := redis.NewClient(opts)
-		store = jobs.NewRedis(rdb, cfg.Jobs.KeyPrefix, cfg.Jobs.Retention)
+		// connection while it blocks on its connection's queue.
+		rdb, err := newRedisClient(cfg.Redis, redisTimeouts{dial: 2 * time.Second, read: 5 * time.Second, write: 5 * time.Second,
+			pool: cfg.Jobs.Workers*len(gw.Connections()) + 16})
+		if err != nil {
+			return nil, nil, err
+		}
+		store = jobs.NewRedis(rdb, cfg.Redis.Prefix+cfg.Jobs.KeyPrefix, cfg.Jobs.Retention)
 		closeStore = func() { _ = rdb.Close() }
 	}
 	svc := jobs.New(store, gw, jobs.Options{Workers: cfg.Jobs.Workers, Visibility: cfg.Jobs.VisibilityTimeout, Logger: log})

@@ -246,15 +246,12 @@ func newLimiter(cfg *config.Config, log *zap.Logger) (redis.UniversalClient, rat
 		}
 		return nil, ratelimit.NewLocal(), ready, nil
 	}
-	opts, err := redis.ParseURL(cfg.Redis.URL.Reveal())
-	if err != nil {
-		return nil, nil, nil, errors.New("redis.url: not a valid redis:// URL") // the URL may hold a password: don't echo it
-	}
 	// Fail fast: while Redis is down the fallback bucket decides, and a
 	// slow failure would add its latency to every vendor call.
-	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = time.Second, 500*time.Millisecond, 500*time.Millisecond
-	opts.DialerRetries = 1
-	rdb := redis.NewClient(opts)
+	rdb, err := newRedisClient(cfg.Redis, redisTimeouts{dial: time.Second, read: 500 * time.Millisecond, write: 500 * time.Millisecond})
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	fb := ratelimit.NewFallback(ratelimit.NewRedis(rdb, ratelimit.WithKeyPrefix(cfg.Redis.Prefix+"rl:")), cfg.Redis.Replicas, log)
 	ready := func(ctx context.Context) server.Readiness {
 		ctx, cancel := context.WithTimeout(ctx, time.Second)

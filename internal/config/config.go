@@ -92,6 +92,9 @@ type Redis struct {
 	// Prefix starts every key the gateway writes, so several deployments
 	// can share one Redis (default none).
 	Prefix string `yaml:"prefix"`
+	// Cluster makes URL the seed of a Redis Cluster
+	// (redis://host1:6379?addr=host2:6379&addr=host3:6379).
+	Cluster bool `yaml:"cluster"`
 	// Replicas is how many gateway replicas share the vendor limits; when
 	// Redis is unreachable each falls back to 1/Replicas of every limit.
 	Replicas int `yaml:"replicas"`

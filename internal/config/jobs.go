@@ -16,8 +16,9 @@ type Jobs struct {
 	Workers int `yaml:"workers"`
 	// MaxBodyBytes caps a batch body streamed into a job (default 256 MiB).
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
-	// KeyPrefix prefixes the job store's Redis keys (default crmgw:jobs);
-	// gateways sharing a prefix share their jobs.
+	// KeyPrefix names the job store's Redis keys, after redis.prefix
+	// (default "jobs": keys {<redis.prefix>jobs}:...); gateways sharing it
+	// share their jobs.
 	KeyPrefix string `yaml:"key_prefix"`
 }
 
@@ -26,7 +27,7 @@ func (j *Jobs) applyDefaults() {
 	j.VisibilityTimeout = or(j.VisibilityTimeout, 30*time.Second)
 	j.Workers = or(j.Workers, 4)
 	j.MaxBodyBytes = or(j.MaxBodyBytes, 256<<20)
-	j.KeyPrefix = or(j.KeyPrefix, "crmgw:jobs")
+	j.KeyPrefix = or(j.KeyPrefix, "jobs")
 }
 
 func (j *Jobs) validate(bad func(field, format string, args ...any)) {

@@ -107,7 +107,12 @@ if redis.call('HGET', KEYS[2], 'o:' .. c) ~= ARGV[2] then return {-1} end
 local from = tonumber(ARGV[3])
 if tonumber(redis.call('HGET', KEYS[2], 'c:' .. c) or '0') ~= from then return {-1} end
 local n = (#ARGV - 10) / 2
-if n > 0 then redis.call('HSET', KEYS[3], unpack(ARGV, 11)) end
+local i = 11
+while i <= #ARGV do -- in slices: unpack has a limit
+  local j = math.min(i + 999, #ARGV)
+  redis.call('HSET', KEYS[3], unpack(ARGV, i, j))
+  i = j + 1
+end
 redis.call('HSET', KEYS[2], 'c:' .. c, from + n, 'f:' .. c, 0)
 if from + n >= tonumber(ARGV[4]) then redis.call('HDEL', KEYS[4], c) end
 local names = {'created', 'updated', 'accepted', 'failed', 'uncertain'}

@@ -447,3 +447,24 @@ func TestRedisStoreKeysShareOneSlot(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreCommitsLargeUnits: a unit of thousands of items (Zenvia has no
+// documented batch maximum) is recorded in one commit.
+func TestStoreCommitsLargeUnits(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		job := commitJob(t, s, 5000, 5000)
+		task := next(t, s, "nx", "c1")
+		if _, err := s.Begin(ctx, task, "o"); err != nil {
+			t.Fatal(err)
+		}
+		c, err := s.Commit(ctx, task, "o", 0, 5000, results(0, 5000, KindAccepted))
+		if err != nil || !c.Finished {
+			t.Fatalf("commit %+v %v", c, err)
+		}
+		res, _ := s.Results(ctx, job.ID, 4998, 2)
+		if string(res[1]) != `{"index":4999,"status":"accepted"}` {
+			t.Fatalf("last result %s", res[1])
+		}
+	})
+}
