@@ -16,6 +16,7 @@ package mapping
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -28,9 +29,11 @@ type stringField struct {
 	opt  crm.Opt[string]
 }
 
-// stringFields lists the string fields of f in the API's order.
-func stringFields(f crm.Fields) []stringField {
-	return []stringField{
+// stringFields lists the string fields of f in the API's order. An array,
+// not a slice, so that it stays on the caller's stack: every write maps
+// through it, once per customer.
+func stringFields(f crm.Fields) [15]stringField {
+	return [...]stringField{
 		{"name", f.Name}, {"first_name", f.FirstName}, {"last_name", f.LastName},
 		{"email", f.Email}, {"phone", f.Phone}, {"whatsapp_phone", f.WhatsAppPhone},
 		{"external_id", f.ExternalID}, {"company", f.Company}, {"country", f.Country},
@@ -58,13 +61,11 @@ func present(f crm.Fields) []string {
 
 // refuseUnsupported reports every field present in f that vendor cannot store.
 func refuseUnsupported(vendor string, f crm.Fields, supported []string) []crm.FieldError {
-	ok := make(map[string]bool, len(supported))
-	for _, s := range supported {
-		ok[s] = true
-	}
 	var errs []crm.FieldError
 	for _, name := range present(f) {
-		if !ok[name] {
+		// A scan of the vendor's few field names, not a set built on
+		// every call: this runs once per customer written.
+		if !slices.Contains(supported, name) {
 			errs = append(errs, crm.FieldError{Field: name, Reason: "not supported by " + vendor})
 		}
 	}
