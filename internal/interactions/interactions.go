@@ -137,7 +137,10 @@ func (svc *Service) Webhook(ctx context.Context, conn *gateway.Connection, heade
 			}
 		}
 		isNew, err := svc.Events.Publish(ctx, e)
-		if err != nil {
+		switch {
+		case crm.ErrorCode(err) == crm.EInvalid:
+			return published, err // a retry would fail the same way
+		case err != nil:
 			return published, &crm.Error{Code: crm.EUnavailable, Message: "the event could not be stored; retry the webhook", Err: err}
 		}
 		if isNew {
