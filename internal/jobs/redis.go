@@ -383,24 +383,40 @@ func (r *Redis) CancelChunks(ctx context.Context, job *Job, chunks []int) error 
 
 func isNoScript(err error) bool { return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") }
 
-// ensureGroup creates the queue and its consumer group (from the start of
-// the stream, so tasks queued before are delivered too).
-func (r *Redis) ensureGroup(ctx context.Context, q string) error {
+// ensureGroup creates the queue's consumer group once the queue exists
+// (reading from the start of the stream, so tasks queued before are
+// delivered too); exists is false while no job was ever queued for it, so
+// idle replicas leave no keys behind.
+func (r *Redis) ensureGroup(ctx context.Context, q string) (exists bool, err error) {
 	if _, ok := r.groups.Load(q); ok {
-		return nil
+		return true, nil
 	}
-	err := r.rdb.XGroupCreateMkStream(ctx, r.queue(q), group, "0").Err()
-	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
-		return fmt.Errorf("jobs: create consumer group: %w", err)
+	err = r.rdb.XGroupCreate(ctx, r.queue(q), group, "0").Err()
+	switch {
+	case err != nil && strings.Contains(err.Error(), "requires the key to exist"):
+		return false, nil
+	case err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP"):
+		return false, fmt.Errorf("jobs: create consumer group: %w", err)
 	}
 	r.groups.Store(q, true)
-	return nil
+	return true, nil
 }
 
 // Next implements [Store].
 func (r *Redis) Next(ctx context.Context, q, consumer string, block time.Duration) (*Task, error) {
-	if err := r.ensureGroup(ctx, q); err != nil {
+	exists, err := r.ensureGroup(ctx, q)
+	if err != nil {
 		return nil, err
+	}
+	if !exists { // nothing was ever queued here: wait as XREADGROUP would
+		t := time.NewTimer(block)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return nil, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	streams, err := r.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: group, Consumer: consumer,
 		Streams: []string{r.queue(q), ">"}, Count: 1, Block: block}).Result()
@@ -436,9 +452,9 @@ func (r *Redis) Reclaim(ctx context.Context, q, consumer string, minIdle time.Du
 		msgs, next, err := r.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: r.queue(q), Group: group, Consumer: consumer,
 			MinIdle: minIdle, Start: start, Count: int64(count - len(out))}).Result()
 		if err != nil {
-			if strings.HasPrefix(err.Error(), "NOGROUP") {
+			if strings.HasPrefix(err.Error(), "NOGROUP") { // no queue, or not read yet: nothing to take over
 				r.groups.Delete(q)
-				return nil, r.ensureGroup(ctx, q)
+				return nil, nil
 			}
 			return nil, fmt.Errorf("jobs: reclaim: %w", err)
 		}
