@@ -3,7 +3,7 @@ GO       ?= go
 REDIS_URL ?= redis://127.0.0.1:6379/0
 export REDIS_URL
 
-.PHONY: all build run test test-short vet generate check-generate bench docs-assets tidy-check fuzz
+.PHONY: all build run test test-short vet generate check-generate bench loadbench docs-assets tidy-check fuzz
 .PHONY: image image-test compose-check helm-lint deploy-check
 
 all: check-generate vet test
@@ -36,6 +36,9 @@ check-generate: generate ## fail if generated code or go.mod are stale
 
 bench: ## limiter benchmark: Redis limiter vs a bare EVALSHA, same run
 	$(GO) run ./cmd/limiterbench -redis $(REDIS_URL)
+
+loadbench: ## gateway vs the vendor simulator direct vs a Go ReverseProxy, one run on loopback (needs Redis)
+	$(GO) run ./cmd/loadbench
 
 fuzz: ## every fuzz target for FUZZTIME each (default 15s); seed corpora also run in `make test`
 	scripts/fuzz.sh

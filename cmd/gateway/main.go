@@ -160,10 +160,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	defer func() { stopBus(); <-busDone }()
 
 	gw := gateway.New(conns...)
-	jobSvc, stopJobs, err := startJobs(cfg, gw, log) // bulk jobs (jobs.go)
+	jobSvc, stopJobs, err := startJobs(cfg, gw, log, jobEvents{bus: bus, log: log}) // bulk jobs (jobs.go)
 	if err != nil {
 		return err
 	}
+	metr.WatchJobQueues(jobQueueLevels(jobSvc))
 	defer func() { // after the HTTP server stopped: chunks in progress finish
 		ctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
 		defer cancel()

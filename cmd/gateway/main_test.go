@@ -268,3 +268,67 @@ connections:
 		t.Fatalf("start error %v does not name exactly the missing field", err)
 	}
 }
+
+// TestJobsAnnounceCompletionAndExportQueues: a bulk job in the sandbox ends
+// with a job.completed event, and /metrics shows every connection's queue.
+func TestJobsAnnounceCompletionAndExportQueues(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	port := freePort(t)
+	env := map[string]string{"GATEWAY_SANDBOX_KEY": "k", "GATEWAY_LISTEN": "127.0.0.1:" + port}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, io.Discard) }()
+	base := "http://127.0.0.1:" + port
+	waitUp(t, base+"/healthz")
+
+	do := func(method, path, body string, header ...string) (*http.Response, map[string]any) {
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer k")
+		req.Header.Set("Content-Type", "application/json")
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		return resp, m
+	}
+	resp, job := do("POST", "/v1/connections/helpcrunch/customers/batch",
+		`{"mode":"create","customers":[{"name":"a"},{"name":"b"},{"name":"c"}]}`, "Prefer", "respond-async")
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("async batch: %d %v", resp.StatusCode, job)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		_, m := do("GET", "/v1/events?type=job.completed", "")
+		if data, _ := m["data"].([]any); len(data) == 1 {
+			e := data[0].(map[string]any)
+			d := e["data"].(map[string]any)
+			if e["connection"] != "helpcrunch" || d["job_id"] != job["id"] || d["state"] != "succeeded" || d["created"] != float64(3) {
+				t.Fatalf("job.completed event %v", e)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no job.completed event")
+		}
+	}
+	mresp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	for _, series := range []string{`crm_gateway_job_queue_depth{connection="helpcrunch"} 0`, `crm_gateway_job_queue_oldest_seconds{connection="nxcloud"} 0`} {
+		if !strings.Contains(string(body), series) {
+			t.Errorf("/metrics lacks %s", series)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -223,6 +223,9 @@ type Store interface {
 	// Requeue hands an unfinished task back to the queue at once (graceful
 	// shutdown), instead of waiting for the visibility timeout.
 	Requeue(ctx context.Context, t Task) error
+	// QueueStats returns how many chunks of the queue wait or are being
+	// worked on, and how long the oldest of them has been queued.
+	QueueStats(ctx context.Context, queue string) (depth int, oldest time.Duration, err error)
 
 	// Begin makes owner the chunk's owner and returns its progress.
 	Begin(ctx context.Context, t Task, owner string) (*Claim, error)

@@ -317,6 +317,26 @@ func (m *Memory) Ack(_ context.Context, t Task) error {
 	return nil
 }
 
+// QueueStats implements [Store]; a chunk counts as queued since its job was
+// created, which is when the memory store queues it.
+func (m *Memory) QueueStats(_ context.Context, queue string) (int, time.Duration, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	tasks := append([]Task(nil), m.queues[queue]...)
+	for _, d := range m.pending {
+		if d.task.Queue == queue {
+			tasks = append(tasks, d.task)
+		}
+	}
+	var oldest time.Duration
+	for _, t := range tasks {
+		if j, ok := m.jobs[t.Job]; ok {
+			oldest = max(oldest, m.now().Sub(j.job.CreatedAt))
+		}
+	}
+	return len(tasks), oldest, nil
+}
+
 // Requeue implements [Store].
 func (m *Memory) Requeue(_ context.Context, t Task) error {
 	m.mu.Lock()

@@ -489,6 +489,28 @@ func (r *Redis) Ack(ctx context.Context, t Task) error {
 	return nil
 }
 
+// QueueStats implements [Store]. Acknowledged chunks are deleted from the
+// stream, so its length is the depth, and its first entry id carries the
+// time the oldest chunk was queued.
+func (r *Redis) QueueStats(ctx context.Context, queue string) (int, time.Duration, error) {
+	key := r.queue(queue)
+	pipe := r.rdb.Pipeline()
+	n := pipe.XLen(ctx, key)
+	first := pipe.XRangeN(ctx, key, "-", "+", 1)
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return 0, 0, fmt.Errorf("jobs: queue stats: %w", err)
+	}
+	var oldest time.Duration
+	if msgs := first.Val(); len(msgs) > 0 {
+		if ms, _, ok := strings.Cut(msgs[0].ID, "-"); ok {
+			if t, err := strconv.ParseInt(ms, 10, 64); err == nil {
+				oldest = max(time.Since(time.UnixMilli(t)), 0)
+			}
+		}
+	}
+	return int(n.Val()), oldest, nil
+}
+
 // Requeue implements [Store].
 func (r *Redis) Requeue(ctx context.Context, t Task) error {
 	if err := requeueLua.Run(ctx, r.rdb, []string{r.queue(t.Queue)}, t.ID, t.Job, t.Chunk).Err(); err != nil {

@@ -287,3 +287,22 @@ func (s *Service) completed(ctx context.Context, job *Job) {
 	defer cancel()
 	s.opts.OnComplete.JobCompleted(ctx, job)
 }
+
+// QueueStat is one connection's chunk queue, for metrics.
+type QueueStat struct {
+	Depth  int
+	Oldest time.Duration
+}
+
+// QueueStats returns every connection's queue.
+func (s *Service) QueueStats(ctx context.Context) (map[string]QueueStat, error) {
+	out := map[string]QueueStat{}
+	for _, c := range s.gw.Connections() {
+		depth, oldest, err := s.store.QueueStats(ctx, c.Name)
+		if err != nil {
+			return nil, err
+		}
+		out[c.Name] = QueueStat{Depth: depth, Oldest: oldest}
+	}
+	return out, nil
+}

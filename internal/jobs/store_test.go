@@ -468,3 +468,28 @@ func TestStoreCommitsLargeUnits(t *testing.T) {
 		}
 	})
 }
+
+func TestStoreQueueStats(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		if depth, oldest, err := s.QueueStats(ctx, "nx"); err != nil || depth != 0 || oldest != 0 {
+			t.Fatalf("empty queue: %d %s %v", depth, oldest, err)
+		}
+		commitJob(t, s, 25, 10) // three chunks
+		time.Sleep(20 * time.Millisecond)
+		depth, oldest, err := s.QueueStats(ctx, "nx")
+		if err != nil || depth != 3 || oldest < 10*time.Millisecond || oldest > time.Minute {
+			t.Fatalf("queued: depth %d oldest %s %v", depth, oldest, err)
+		}
+		task := next(t, s, "nx", "w1") // taken but not finished: still counted
+		if depth, _, _ := s.QueueStats(ctx, "nx"); depth != 3 {
+			t.Fatalf("after a claim: depth %d, want 3", depth)
+		}
+		if err := s.Ack(ctx, task); err != nil {
+			t.Fatal(err)
+		}
+		if depth, _, _ := s.QueueStats(ctx, "nx"); depth != 2 {
+			t.Fatalf("after an ack: depth %d, want 2", depth)
+		}
+	})
+}
