@@ -555,6 +555,10 @@ func TestExampleConfig(t *testing.T) {
 		"NXCLOUD_ACCESS_SECRET", "nx-secret-from-env",
 		"NXCLOUD_TENANT_ID", "90210",
 		"NXCLOUD_APP_KEY", "nx-app-from-env",
+		"HELPCRUNCH_WEBHOOK_SECRET", "hc-hook-from-env",
+		"HELPCRUNCH_SIGNING_KEY", "hc-signing-from-env",
+		"ZENVIA_WEBHOOK_SECRET", "zv-hook-from-env",
+		"CRM_BACKEND_WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
 	)
 	cfg, err := Parse(b, e.Getenv)
 	if err != nil {
