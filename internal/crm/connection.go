@@ -145,3 +145,13 @@ type FieldInfo struct {
 	Standard   bool     `json:"standard"`
 	Values     []string `json:"values,omitempty"` // enum choices
 }
+
+// CreateOne creates one customer through a vendor's batch write, for
+// vendors whose only customer write is a batch (Zenvia, NXCloud).
+func CreateOne(ctx context.Context, c Connector, w CustomerWrite) (*Customer, error) {
+	r := c.WriteBatch(ctx, Batch{Mode: ModeCreate, Customers: []CustomerWrite{w}})[0]
+	if r.Status == StatusFailed {
+		return nil, r.Err()
+	}
+	return r.Customer, nil
+}

@@ -65,11 +65,7 @@ func (a *Adapter) BatchSize() int { return a.batchSize }
 // CreateCustomer implements crm.Connector as a batch of one that keeps an
 // existing customer unchanged (type 2). NXCloud returns no id.
 func (a *Adapter) CreateCustomer(ctx context.Context, w crm.CustomerWrite) (*crm.Customer, error) {
-	r := a.WriteBatch(ctx, crm.Batch{Mode: crm.ModeCreate, Customers: []crm.CustomerWrite{w}})[0]
-	if r.Status == crm.StatusFailed {
-		return nil, r.Err()
-	}
-	return r.Customer, nil
+	return crm.CreateOne(ctx, a, w)
 }
 
 // UpdateCustomer implements crm.Connector: NXCloud has no update by id.

@@ -58,11 +58,7 @@ func (a *Adapter) BatchSize() int { return a.batchSize }
 // CreateCustomer implements crm.Connector. Zenvia may update an existing
 // customer with the same phone or email instead of creating one.
 func (a *Adapter) CreateCustomer(ctx context.Context, w crm.CustomerWrite) (*crm.Customer, error) {
-	r := a.WriteBatch(ctx, crm.Batch{Mode: crm.ModeCreate, Customers: []crm.CustomerWrite{w}})[0]
-	if r.Status == crm.StatusFailed {
-		return nil, r.Err()
-	}
-	return r.Customer, nil
+	return crm.CreateOne(ctx, a, w)
 }
 
 // UpdateCustomer implements crm.Connector: Zenvia has no update by id.
