@@ -3,7 +3,7 @@ GO       ?= go
 REDIS_URL ?= redis://127.0.0.1:6379/0
 export REDIS_URL
 
-.PHONY: all build run test test-short vet generate check-generate bench loadbench docs-assets tidy-check fuzz
+.PHONY: all build run test test-short vet generate check-generate bench loadbench soak docs-assets tidy-check fuzz
 .PHONY: image image-test compose-check helm-lint deploy-check
 
 all: check-generate vet test
@@ -39,6 +39,9 @@ bench: ## limiter benchmark: Redis limiter vs a bare EVALSHA, same run
 
 loadbench: ## gateway vs the vendor simulator direct vs a Go ReverseProxy, one run on loopback (needs Redis)
 	$(GO) run ./cmd/loadbench
+
+soak: ## 10 minutes of steady load through the gateway: RSS, heap and goroutines must stay flat (not in CI)
+	$(GO) run ./cmd/loadbench -soak 10m -concurrency 16
 
 fuzz: ## every fuzz target for FUZZTIME each (default 15s); seed corpora also run in `make test`
 	scripts/fuzz.sh

@@ -74,6 +74,7 @@ type options struct {
 	redisURL    string
 	cpuProfile  string
 	memProfile  string
+	soak        time.Duration // > 0: a soak run of the gateway instead of the comparison
 }
 
 var allTargets = []string{"direct", "proxy", "gateway"}
@@ -107,6 +108,7 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 	fs.StringVar(&o.redisURL, "redis", defaultRedis, "Redis URL for the gateway's rate limiter (REDIS_URL)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured run, labelled by part, to this file")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile of the measured run (sampled every 4 KB) to this file")
+	fs.DurationVar(&o.soak, "soak", 0, "instead of comparing targets, drive the gateway this long at the first -concurrency and check that memory and goroutines stay flat")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -135,6 +137,8 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 		return o, errors.New("-rounds must be at least 1")
 	case o.requests < 1:
 		return o, errors.New("-requests must be at least 1")
+	case o.soak < 0 || o.soak > 24*time.Hour:
+		return o, errors.New("-soak must be between 0 and 24h")
 	}
 	return o, nil
 }
@@ -201,6 +205,9 @@ func run(o options, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "normalized body (c), %d bytes: %s\nvendor body (a, b), %d bytes: %s\n",
 		len(gwTarget.Body), gwTarget.Body, len(vendorBody), vendorBody)
+	if o.soak > 0 {
+		return soak(o, front, gwTarget, stdout)
+	}
 
 	if o.memProfile != "" {
 		// Finer than the default 512 KB, so that even small per-request
