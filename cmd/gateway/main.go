@@ -98,7 +98,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	defer log.Sync()
 
-	rdb, limiter, ready, err := newLimiter(cfg, log)
+	rdb, limiter, degraded, ready, err := newLimiter(cfg, log)
 	if err != nil {
 		return err
 	}
@@ -109,8 +109,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	// Metrics are always collected (served at /metrics); tracing only when an
 	// OTLP endpoint is configured (tracing is nil otherwise).
 	metr := metrics.New()
-	if fb, ok := limiter.(*ratelimit.Fallback); ok {
-		metr.WatchDegraded(fb.Degraded)
+	if degraded != nil {
+		metr.WatchDegraded(degraded)
 	}
 	tracing, stopTracing, err := telemetry.Setup(ctx, cfg.Telemetry, getenv, buildVersion(), log)
 	if err != nil {
@@ -239,19 +239,20 @@ func newEventBus(cfg *config.Config, rdb redis.UniversalClient, log *zap.Logger,
 
 // newLimiter picks the rate limiter: Redis shared by all replicas (with a
 // conservative local fallback while Redis is down) when configured, else in
-// memory. It also returns the readiness check that goes with it.
-func newLimiter(cfg *config.Config, log *zap.Logger) (redis.UniversalClient, ratelimit.Limiter, func(context.Context) server.Readiness, error) {
+// memory. It also returns whether the limiter is degraded (nil: it cannot
+// be) and the readiness check that goes with it.
+func newLimiter(cfg *config.Config, log *zap.Logger) (redis.UniversalClient, ratelimit.Limiter, func() bool, func(context.Context) server.Readiness, error) {
 	if cfg.Redis.URL == "" {
 		ready := func(context.Context) server.Readiness {
 			return server.Readiness{Status: "ready", Checks: map[string]string{"config": "ok", "redis": "disabled"}}
 		}
-		return nil, ratelimit.NewLocal(), ready, nil
+		return nil, ratelimit.NewLocal(), nil, ready, nil
 	}
 	// Fail fast: while Redis is down the fallback bucket decides, and a
 	// slow failure would add its latency to every vendor call.
 	rdb, err := newRedisClient(cfg.Redis, redisTimeouts{dial: time.Second, read: 500 * time.Millisecond, write: 500 * time.Millisecond})
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	fb := ratelimit.NewFallback(ratelimit.NewRedis(rdb, ratelimit.WithKeyPrefix(cfg.Redis.Prefix+"rl:")), cfg.Redis.Replicas, log)
 	ready := func(ctx context.Context) server.Readiness {
@@ -264,7 +265,9 @@ func newLimiter(cfg *config.Config, log *zap.Logger) (redis.UniversalClient, rat
 		}
 		return r
 	}
-	return rdb, fb, ready, nil
+	// Leases spare the round trip to Redis on most calls of fast buckets;
+	// slow ones (HelpCrunch's 120/min) still decide every call in Redis.
+	return rdb, ratelimit.NewLeases(fb), fb.Degraded, ready, nil
 }
 
 func newLogger(level string) (*zap.Logger, error) {

@@ -139,7 +139,7 @@ func (b *bufferPool) Get() []byte  { return *b.p.Get().(*[]byte) }
 func (b *bufferPool) Put(p []byte) { b.p.Put(&p) }
 
 // gatewayStack is the gateway wired as cmd/gateway wires it for a config
-// file with Redis: API keys, the Redis GCRA limiter behind its fallback,
+// file with Redis: API keys, the Redis GCRA limiter behind its fallback and leases,
 // Prometheus metrics, JSON access logs at level info (written to
 // os.DevNull, so their encoding and write are paid), tracing and response
 // validation off as in production.
@@ -152,8 +152,9 @@ type gatewayStack struct {
 
 // gatewayYAML is the bench's gateway config: one HelpCrunch connection on the
 // simulator, with limits that never throttle at loopback speeds (about
-// 166k/s steady, a burst of 10,000) so the bucket costs its Redis round trip
-// and never a wait.
+// 166k/s steady, a burst of 10,000) so the bucket never makes a call wait: it
+// costs what cmd/gateway's limiter costs, Redis round trips for leases of
+// tokens.
 const gatewayYAML = `
 log: {level: info}
 redis:
@@ -198,9 +199,10 @@ func newGateway(simBase, redisURL string) (*gatewayStack, error) {
 		rdb.Close()
 		return nil, fmt.Errorf("redis: %w (the gateway's limiter needs a real Redis: -redis or REDIS_URL)", err)
 	}
-	limiter := ratelimit.NewFallback(ratelimit.NewRedis(rdb, ratelimit.WithKeyPrefix(cfg.Redis.Prefix+"rl:")), cfg.Redis.Replicas, log)
+	fb := ratelimit.NewFallback(ratelimit.NewRedis(rdb, ratelimit.WithKeyPrefix(cfg.Redis.Prefix+"rl:")), cfg.Redis.Replicas, log)
+	limiter := ratelimit.NewLeases(fb)
 	metr := metrics.New()
-	metr.WatchDegraded(limiter.Degraded)
+	metr.WatchDegraded(fb.Degraded)
 
 	httpClient := &http.Client{Transport: adapters.NewTransport()}
 	conn, err := adapters.Open(connection, cfg.Connections[connection], adapters.Deps{HTTP: httpClient, Limiter: limiter, Logger: log, Observer: metr})

@@ -46,10 +46,13 @@ const jitterGuard = 0.02
 // any window of one Period, so the burst is carved out of the quota: the
 // steady rate is Requests-Burst+1 per Period (plus the jitter guard).
 // Burst 1 gives the vendor's full sustained rate; a larger burst buys
-// latency for the first calls at the cost of throughput.
+// latency for the first calls at the cost of throughput. The period also
+// grows by the lease hold (ratelimit.LeaseHold): a replica may spend a
+// leased token that long after the bucket granted it, which moves at most
+// a hold's worth of refill into a window.
 func BucketLimit(l config.Limits) ratelimit.Limit {
 	rate := max(l.Requests-l.Burst+1, 1)
-	period := l.Period + time.Duration(float64(l.Period)*jitterGuard)
+	period := l.Period + time.Duration(float64(l.Period)*jitterGuard) + ratelimit.LeaseHold(l.Period)
 	return ratelimit.Limit{Rate: rate, Period: period, Burst: l.Burst}
 }
 

@@ -26,12 +26,14 @@ type step struct {
 	key  string  // bucket; "" means "a"
 	op   op
 	wait float64 // Reserve's maxWait or Block's d, in T
+	n    int     // > 0: ReserveN asking for n tokens instead of Reserve
 	want want
 }
 
 // want is the expected outcome of a step; durations in T.
 type want struct {
 	ok        bool
+	tokens    int // ReserveN steps: tokens granted
 	delay     float64
 	retry     float64
 	remaining int
@@ -45,9 +47,12 @@ func behaviourLimit(t time.Duration) Limit { return Limit{Rate: 10, Period: 10 *
 
 // reserve, block and bucket build steps tersely.
 func reserve(at, wait float64, w want) step { return step{at: at, op: opReserve, wait: wait, want: w} }
-func block(at, d float64) step              { return step{at: at, op: opBlock, wait: d} }
-func bucket(at float64, w want) step        { return step{at: at, op: opBucket, want: w} }
-func on(key string, s step) step            { s.key = key; return s }
+func reserveN(at, wait float64, n int, w want) step {
+	return step{at: at, op: opReserve, wait: wait, n: n, want: w}
+}
+func block(at, d float64) step       { return step{at: at, op: opBlock, wait: d} }
+func bucket(at float64, w want) step { return step{at: at, op: opBucket, want: w} }
+func on(key string, s step) step     { s.key = key; return s }
 
 var behaviourCases = []struct {
 	name  string
@@ -116,6 +121,19 @@ var behaviourCases = []struct {
 		bucket(2.5, want{gone: true}),
 		reserve(2.5, 0, want{ok: true, remaining: 2, reset: 1}),
 	}},
+	{"a batch takes what is free at once, up to n", []step{
+		reserveN(0, 0, 2, want{ok: true, tokens: 2, remaining: 1, reset: 2}),
+		reserveN(0, 0, 5, want{ok: true, tokens: 1, remaining: 0, reset: 3}),
+		reserveN(0, 0, 5, want{retry: 1, remaining: 0, reset: 3}),
+		reserveN(1.5, 0, 5, want{ok: true, tokens: 1, remaining: 0, reset: 2.5}),
+		reserveN(6, 0, 10, want{ok: true, tokens: 3, remaining: 0, reset: 3}),
+	}},
+	{"a batch from a drained bucket waits for one token only", []step{
+		reserveN(0, 0, 3, want{ok: true, tokens: 3, remaining: 0, reset: 3}),
+		reserveN(0, 2.5, 3, want{ok: true, tokens: 1, delay: 1, remaining: 0, reset: 4}),
+		reserveN(0, 2.5, 3, want{ok: true, tokens: 1, delay: 2, remaining: 0, reset: 5}),
+		reserveN(0, 2.5, 3, want{retry: 0.5, remaining: 0, reset: 5}),
+	}},
 	{"keys are independent", []step{
 		reserve(0, 0, want{ok: true, remaining: 2, reset: 1}),
 		reserve(0, 0, want{ok: true, remaining: 1, reset: 2}),
@@ -128,7 +146,7 @@ var behaviourCases = []struct {
 
 // harness runs steps against one limiter.
 type harness struct {
-	lim    Limiter
+	lim    Batcher
 	unit   time.Duration                          // T
 	tol    time.Duration                          // allowed error of durations; 0 = exact
 	moveTo func(offset time.Duration)             // bring the clock to case start + offset
@@ -228,14 +246,23 @@ func runSteps(t *testing.T, h harness, steps []step) {
 		w := s.want
 		switch s.op {
 		case opReserve:
-			r, err := h.lim.Reserve(ctx, key, l, units(s.wait))
+			var r Reservation
+			var err error
+			if s.n > 0 {
+				r, err = h.lim.ReserveN(ctx, key, l, units(s.wait), s.n)
+			} else {
+				r, err = h.lim.Reserve(ctx, key, l, units(s.wait))
+				if w.ok {
+					w.tokens = 1
+				}
+			}
 			if err != nil {
 				t.Fatalf("step %d: Reserve: %v", i, err)
 			}
-			if r.OK != w.ok || r.Remaining != w.remaining || !near(r.Delay, w.delay) ||
+			if r.OK != w.ok || r.Tokens != w.tokens || r.Remaining != w.remaining || !near(r.Delay, w.delay) ||
 				!near(r.RetryAfter, w.retry) || !near(r.Reset, w.reset) {
-				t.Fatalf("step %d at %gT: Reserve(%q, maxWait %gT) = %+v; want ok=%v delay=%gT retry=%gT remaining=%d reset=%gT",
-					i, s.at, key, s.wait, r, w.ok, w.delay, w.retry, w.remaining, w.reset)
+				t.Fatalf("step %d at %gT: Reserve(%q, maxWait %gT) = %+v; want ok=%v tokens=%d delay=%gT retry=%gT remaining=%d reset=%gT",
+					i, s.at, key, s.wait, r, w.ok, w.tokens, w.delay, w.retry, w.remaining, w.reset)
 			}
 		case opBlock:
 			if err := h.lim.Block(ctx, key, l, units(s.wait)); err != nil {

@@ -10,6 +10,11 @@
 //   - [Fallback] uses Redis and, while Redis is unreachable, decides with a conservative local
 //     bucket holding this replica's share of the limit, so an outage never turns into errors.
 //
+// [Leases] wraps any of them ([Batcher]) for fast buckets: it takes the tokens free at once,
+// several per round trip, and hands them out in process within a few milliseconds, so a replica
+// sending thousands of calls a second asks Redis a few hundred times instead. Slow buckets are
+// never leased.
+//
 // # GCRA with reservations
 //
 // A bucket is the Generic Cell Rate Algorithm: instead of counting tokens it stores a single

@@ -10,7 +10,7 @@ import (
 	"go.uber.org/zap"
 )
 
-// Fallback is a [Limiter] that asks a primary (normally [Redis]) and, while the primary fails,
+// Fallback is a [Batcher] that asks a primary (normally [Redis]) and, while the primary fails,
 // decides with a local bucket holding this replica's share of the limit ([Limit.Share]), so a
 // Redis outage slows vendor traffic down instead of failing it or overspending the vendor's
 // quota. It never returns the primary's errors; only an invalid limit or the caller's own
@@ -19,7 +19,7 @@ import (
 // While degraded it retries the primary once per probe interval, with one caller at a time,
 // rather than on every call: a down Redis would otherwise add a dial timeout to every request.
 type Fallback struct {
-	primary    Limiter
+	primary    Batcher
 	local      *Local
 	replicas   int
 	logger     *zap.Logger
@@ -34,13 +34,13 @@ type Fallback struct {
 	probing   bool      // when degraded: a caller is trying the primary right now
 }
 
-var _ Limiter = (*Fallback)(nil)
+var _ Batcher = (*Fallback)(nil)
 
 // NewFallback returns a limiter that uses primary and falls back to local buckets running at
 // 1/replicas of each limit (replicas is the number of gateway replicas sharing the primary; values
 // below 1 mean 1). A nil logger logs nothing. Options: [WithProbeInterval], [WithPrimaryTimeout],
 // [WithClock], [WithSweepInterval].
-func NewFallback(primary Limiter, replicas int, logger *zap.Logger, opts ...Option) *Fallback {
+func NewFallback(primary Batcher, replicas int, logger *zap.Logger, opts ...Option) *Fallback {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
@@ -62,13 +62,18 @@ func (f *Fallback) Degraded() bool { return f.degraded.Load() }
 
 // Reserve implements [Limiter].
 func (f *Fallback) Reserve(ctx context.Context, key string, l Limit, maxWait time.Duration) (Reservation, error) {
+	return f.ReserveN(ctx, key, l, maxWait, 1)
+}
+
+// ReserveN implements [Batcher].
+func (f *Fallback) ReserveN(ctx context.Context, key string, l Limit, maxWait time.Duration, n int) (Reservation, error) {
 	// Validate here so a bad limit is reported as such instead of being mistaken for an outage.
 	if err := l.Valid(); err != nil {
 		return Reservation{}, fmt.Errorf("ratelimit: reserve %q: %w", key, err)
 	}
 	var r Reservation
 	answered, err := f.tryPrimary(ctx, func(pctx context.Context) (err error) {
-		r, err = f.primary.Reserve(pctx, key, l, maxWait)
+		r, err = f.primary.ReserveN(pctx, key, l, maxWait, n)
 		return err
 	})
 	switch {
@@ -77,7 +82,7 @@ func (f *Fallback) Reserve(ctx context.Context, key string, l Limit, maxWait tim
 	case answered:
 		return r, nil
 	}
-	return f.local.Reserve(ctx, key, l.Share(f.replicas), maxWait)
+	return f.local.ReserveN(ctx, key, l.Share(f.replicas), maxWait, n)
 }
 
 // Block implements [Limiter]. The local bucket is blocked too, even while the primary works, so

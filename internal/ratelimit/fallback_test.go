@@ -12,7 +12,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 )
 
-// fakePrimary is a hand-written Limiter whose failures the test switches on and off. When gate is
+// fakePrimary is a hand-written Batcher whose failures the test switches on and off. When gate is
 // set, calls wait on it, so a test can hold a call in flight.
 type fakePrimary struct {
 	mu       sync.Mutex
@@ -42,7 +42,11 @@ func (p *fakePrimary) enter(ctx context.Context) error {
 	return err
 }
 
-func (p *fakePrimary) Reserve(ctx context.Context, _ string, _ Limit, _ time.Duration) (Reservation, error) {
+func (p *fakePrimary) Reserve(ctx context.Context, key string, l Limit, maxWait time.Duration) (Reservation, error) {
+	return p.ReserveN(ctx, key, l, maxWait, 1)
+}
+
+func (p *fakePrimary) ReserveN(ctx context.Context, _ string, _ Limit, _ time.Duration, _ int) (Reservation, error) {
 	if err := p.enter(ctx); err != nil {
 		return Reservation{}, err
 	}
@@ -268,9 +272,9 @@ func TestFallbackWithRedisOutage(t *testing.T) {
 	}
 
 	expect("shared bucket", []call{
-		{0, Reservation{OK: true, Remaining: 2, Reset: time.Second}},
-		{0, Reservation{OK: true, Remaining: 1, Reset: 2 * time.Second}},
-		{0, Reservation{OK: true, Remaining: 0, Reset: 3 * time.Second}},
+		{0, Reservation{OK: true, Tokens: 1, Remaining: 2, Reset: time.Second}},
+		{0, Reservation{OK: true, Tokens: 1, Remaining: 1, Reset: 2 * time.Second}},
+		{0, Reservation{OK: true, Tokens: 1, Remaining: 0, Reset: 3 * time.Second}},
 		{0, Reservation{RetryAfter: time.Second, Reset: 3 * time.Second}},
 	})
 	if f.Degraded() {
@@ -280,17 +284,17 @@ func TestFallbackWithRedisOutage(t *testing.T) {
 	mr.Close()
 	// Local share: one token at once, then one every 3 s instead of every second.
 	expect("redis down", []call{
-		{0, Reservation{OK: true, Remaining: 0, Reset: 3 * time.Second}},
+		{0, Reservation{OK: true, Tokens: 1, Remaining: 0, Reset: 3 * time.Second}},
 		{0, Reservation{RetryAfter: 3 * time.Second, Reset: 3 * time.Second}},
-		{10 * time.Second, Reservation{OK: true, Delay: 3 * time.Second, Reset: 6 * time.Second}},
-		{10 * time.Second, Reservation{OK: true, Delay: 6 * time.Second, Reset: 9 * time.Second}},
+		{10 * time.Second, Reservation{OK: true, Tokens: 1, Delay: 3 * time.Second, Reset: 6 * time.Second}},
+		{10 * time.Second, Reservation{OK: true, Tokens: 1, Delay: 6 * time.Second, Reset: 9 * time.Second}},
 	})
 	if !f.Degraded() {
 		t.Fatal("not degraded while Redis is down")
 	}
 	clock.Add(time.Second) // probe fails: still local, no new log
 	expect("probe while down", []call{
-		{10 * time.Second, Reservation{OK: true, Delay: 8 * time.Second, Reset: 11 * time.Second}},
+		{10 * time.Second, Reservation{OK: true, Tokens: 1, Delay: 8 * time.Second, Reset: 11 * time.Second}},
 	})
 	if fb, rec := logCounts(logs); fb != 1 || rec != 0 {
 		t.Fatalf("logged %d fall-backs and %d recoveries during the outage, want 1 and 0", fb, rec)
@@ -304,7 +308,7 @@ func TestFallbackWithRedisOutage(t *testing.T) {
 	// answer from Redis again.
 	expect("redis back", []call{
 		{0, Reservation{RetryAfter: time.Second, Reset: 3 * time.Second}},
-		{time.Second, Reservation{OK: true, Delay: time.Second, Reset: 4 * time.Second}},
+		{time.Second, Reservation{OK: true, Tokens: 1, Delay: time.Second, Reset: 4 * time.Second}},
 	})
 	if f.Degraded() {
 		t.Fatal("still degraded after Redis came back")

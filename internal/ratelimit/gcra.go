@@ -16,15 +16,23 @@ func newGCRA(l Limit) gcra {
 	return gcra{interval: t, tau: int64(l.Burst-1) * t}
 }
 
-// reserve decides one request arriving at now against a bucket whose stored TAT is tat (0 or any
-// value ≤ now means a full bucket). It returns the TAT to store and whether to store it.
-func (g gcra) reserve(now, tat, maxWait int64) (int64, bool, Reservation) {
+// reserve decides a request for up to n tokens (n ≥ 1) arriving at now against a bucket whose
+// stored TAT is tat (0 or any value ≤ now means a full bucket). A bucket that can admit at once
+// grants min(n, tokens free now) without delay; one that cannot reserves a single token if its
+// wait fits maxWait, because several future tokens would be spread over time and a lease is
+// meant to be spent at once. It returns the TAT to store and whether to store it.
+func (g gcra) reserve(now, tat, maxWait, n int64) (int64, bool, Reservation) {
 	tat = max(tat, now)
 	delay := max(tat-g.tau-now, 0)
 	if delay <= maxWait {
-		tat += g.interval
+		granted := int64(1)
+		if delay == 0 {
+			granted = min(n, int64(g.remaining(now, tat)))
+		}
+		tat += granted * g.interval
 		return tat, true, Reservation{
 			OK:        true,
+			Tokens:    int(granted),
 			Delay:     micros(delay),
 			Remaining: g.remaining(now, tat),
 			Reset:     micros(tat - now),

@@ -15,6 +15,9 @@ var ErrLimited = errors.New("rate limited")
 type Reservation struct {
 	// OK reports that a token is reserved for the caller, usable after Delay.
 	OK bool
+	// Tokens is how many tokens were reserved when OK: 1, or up to the n asked of
+	// [Batcher.ReserveN] when the bucket could give several at once (Delay is then 0).
+	Tokens int
 	// Delay is how long to wait before sending (0 = now); only set when OK.
 	Delay time.Duration
 	// RetryAfter, when !OK, is the earliest time from now at which a request asking with the
@@ -37,6 +40,16 @@ type Limiter interface {
 	// At now+d the bucket starts empty and refills at the limit's rate rather than offering a
 	// full burst, because the vendor has just said it is saturated.
 	Block(ctx context.Context, key string, l Limit, d time.Duration) error
+}
+
+// Batcher is a [Limiter] that can reserve several tokens in one decision, which is what [Leases]
+// needs from the limiter it wraps.
+type Batcher interface {
+	Limiter
+	// ReserveN is Reserve asking for up to n tokens (n ≥ 1): when the bucket can admit at once
+	// it grants as many as are free, up to n, without delay; otherwise it behaves exactly as
+	// Reserve, reserving at most one token. Reservation.Tokens says how many were granted.
+	ReserveN(ctx context.Context, key string, l Limit, maxWait time.Duration, n int) (Reservation, error)
 }
 
 // Wait reserves a token and then sleeps for its Delay, honouring ctx; it returns the reservation.

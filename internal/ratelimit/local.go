@@ -31,8 +31,15 @@ func NewLocal(opts ...Option) *Local {
 	}
 }
 
+var _ Batcher = (*Local)(nil)
+
 // Reserve implements [Limiter]. It fails only for an invalid limit or a context already done.
 func (m *Local) Reserve(ctx context.Context, key string, l Limit, maxWait time.Duration) (Reservation, error) {
+	return m.ReserveN(ctx, key, l, maxWait, 1)
+}
+
+// ReserveN implements [Batcher].
+func (m *Local) ReserveN(ctx context.Context, key string, l Limit, maxWait time.Duration, n int) (Reservation, error) {
 	if err := l.Valid(); err != nil {
 		return Reservation{}, fmt.Errorf("ratelimit: reserve %q: %w", key, err)
 	}
@@ -45,7 +52,7 @@ func (m *Local) Reserve(ctx context.Context, key string, l Limit, maxWait time.D
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.clock()
-	tat, store, r := g.reserve(now, m.tats[key], wait)
+	tat, store, r := g.reserve(now, m.tats[key], wait, int64(max(n, 1)))
 	if store {
 		m.tats[key] = tat
 	}

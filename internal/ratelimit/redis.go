@@ -22,17 +22,22 @@ local interval = tonumber(ARGV[1])
 local tau = (tonumber(ARGV[2]) - 1) * interval
 `
 
-// reserveLua mirrors gcra.reserve. KEYS[1]: the bucket; ARGV: interval µs, burst, max wait µs.
-// It returns {ok, delay µs, retry-after µs, remaining, reset µs}. The key expires when the bucket
+// reserveLua mirrors gcra.reserve. KEYS[1]: the bucket; ARGV: interval µs, burst, max wait µs,
+// tokens wanted. It returns {ok, delay µs, retry-after µs, remaining, reset µs, tokens}. The key expires when the bucket
 // is full again (PX rounds up to the next millisecond, which only keeps it a little longer).
 var reserveLua = redis.NewScript(clockLua + `
 local delay = math.max(tat - tau - now, 0)
 local max_wait = tonumber(ARGV[3])
 local ok = 0
 local retry = 0
+local granted = 0
 if delay <= max_wait then
   ok = 1
-  tat = tat + interval
+  granted = 1
+  if delay == 0 then
+    granted = math.min(tonumber(ARGV[4]), math.floor((now + tau + interval - tat) / interval))
+  end
+  tat = tat + granted * interval
   redis.call('SET', KEYS[1], tat, 'PX', math.ceil((tat - now) / 1000))
 else
   retry = delay - max_wait
@@ -41,7 +46,7 @@ end
 local remaining = 0
 local free = now + tau + interval - tat
 if free > 0 then remaining = math.floor(free / interval) end
-return {ok, delay, retry, remaining, tat - now}
+return {ok, delay, retry, remaining, tat - now, granted}
 `)
 
 // blockLua mirrors gcra.block. KEYS[1]: the bucket; ARGV: interval µs, burst, block µs.
@@ -61,7 +66,7 @@ type Redis struct {
 	prefix string
 }
 
-var _ Limiter = (*Redis)(nil)
+var _ Batcher = (*Redis)(nil)
 
 // NewRedis returns a limiter using rdb: a *redis.Client, *redis.ClusterClient, *redis.Ring or any
 // redis.UniversalClient. Configure the client with short dial and read timeouts and few dial
@@ -79,19 +84,25 @@ func (r *Redis) BucketKey(key string) string {
 
 // Reserve implements [Limiter].
 func (r *Redis) Reserve(ctx context.Context, key string, l Limit, maxWait time.Duration) (Reservation, error) {
+	return r.ReserveN(ctx, key, l, maxWait, 1)
+}
+
+// ReserveN implements [Batcher].
+func (r *Redis) ReserveN(ctx context.Context, key string, l Limit, maxWait time.Duration, n int) (Reservation, error) {
 	if err := l.Valid(); err != nil {
 		return Reservation{}, fmt.Errorf("ratelimit: reserve %q: %w", key, err)
 	}
 	res, err := reserveLua.Run(ctx, r.rdb, []string{r.BucketKey(key)},
-		l.Interval().Microseconds(), l.Burst, toMicros(maxWait, false)).Int64Slice()
+		l.Interval().Microseconds(), l.Burst, toMicros(maxWait, false), max(n, 1)).Int64Slice()
 	if err != nil {
 		return Reservation{}, fmt.Errorf("ratelimit: reserve %q in redis: %w", key, err)
 	}
-	if len(res) != 5 {
-		return Reservation{}, fmt.Errorf("ratelimit: reserve %q in redis: script returned %d values, want 5", key, len(res))
+	if len(res) != 6 {
+		return Reservation{}, fmt.Errorf("ratelimit: reserve %q in redis: script returned %d values, want 6", key, len(res))
 	}
 	return Reservation{
 		OK:         res[0] == 1,
+		Tokens:     int(res[5]),
 		Delay:      micros(res[1]),
 		RetryAfter: micros(res[2]),
 		Remaining:  int(res[3]),
