@@ -8,6 +8,9 @@
 //	(c) gateway  the gateway's full path: API key, OpenAPI request validation, the GCRA bucket on
 //	             real Redis, mapping and the vendor call: POST /v1/connections/hc/customers with a
 //	             normalized customer whose HelpCrunch form is exactly the body (a) and (b) send
+//	(d) floor    Echo and the gateway's vendor HTTP client forwarding the vendor body and doing
+//	             nothing else: the least any gateway on this stack costs, so c/d is the price of
+//	             the gateway's own work and d/b that of the stack next to a ReverseProxy
 //
 // Everything runs in this one process: the generator, the simulator and the
 // target share the machine's cores (two here), so the numbers compare the
@@ -17,7 +20,7 @@
 // empty simulator. It prints a Markdown table (requests, successful req/s,
 // p50/p99 latency, errors, and the process's CPU time and heap allocations
 // per request, generator and simulator included) and the ratios c/a and
-// c/b with the added p50 of c over a, checked against the targets.
+// c/b with the added p50 of c over a, checked against the targets, and d/b.
 //
 // With -cpuprofile the run writes a CPU profile whose samples are labelled
 // by part (loadgen, vendor, proxy, gateway):
@@ -27,7 +30,7 @@
 // Usage:
 //
 //	loadbench [-concurrency 1,32] [-duration 5s] [-warmup 500ms] [-requests 2000000] [-rounds 6]
-//	          [-targets direct,proxy,gateway] [-redis redis://127.0.0.1:6379/0]
+//	          [-targets direct,proxy,gateway,floor] [-redis redis://127.0.0.1:6379/0]
 //	          [-cpuprofile FILE] [-memprofile FILE]
 package main
 
@@ -77,7 +80,7 @@ type options struct {
 	soak        time.Duration // > 0: a soak run of the gateway instead of the comparison
 }
 
-var allTargets = []string{"direct", "proxy", "gateway"}
+var allTargets = []string{"direct", "proxy", "gateway", "floor"}
 
 func main() {
 	o, err := parseFlags(os.Args[1:], os.Getenv)
@@ -122,7 +125,7 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 	for _, s := range strings.Split(*targets, ",") {
 		s = strings.TrimSpace(s)
 		if !slices.Contains(allTargets, s) {
-			return o, fmt.Errorf("-targets: unknown target %q (want direct, proxy or gateway)", s)
+			return o, fmt.Errorf("-targets: unknown target %q (want direct, proxy, gateway or floor)", s)
 		}
 		if !slices.Contains(o.targets, s) {
 			o.targets = append(o.targets, s)
@@ -159,6 +162,11 @@ func run(o options, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer stopProxy()
+	floorURL, stopFloor, err := serve("floor", newFloor(simURL), nil)
+	if err != nil {
+		return err
+	}
+	defer stopFloor()
 	gw, err := newGateway(simURL, o.redisURL)
 	if err != nil {
 		return err
@@ -194,6 +202,8 @@ func run(o options, stdout, stderr io.Writer) error {
 		"proxy": {Name: "proxy", Label: "(b) Go ReverseProxy", URL: proxyURL + "/v1/customers", Header: vendorHeader,
 			Body: vendorBody, Want: http.StatusCreated},
 		"gateway": gwTarget,
+		"floor": {Name: "floor", Label: "(d) floor: Echo forwarder", URL: floorURL + "/v1/customers", Header: vendorHeader,
+			Body: vendorBody, Want: http.StatusCreated},
 	}
 	var targets []*target
 	for _, name := range o.targets {
@@ -302,7 +312,7 @@ func report(w io.Writer, results []result) {
 		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %d | %s | %.0f | %.1f |\n", r.Target.Label, r.Concurrency, thousands(r.Requests),
 			thousands(int64(r.RPS+0.5)), millis(r.P50), millis(r.P99), r.Errors, micros(r.CPUPerReq), r.AllocsPerReq, r.BytesPerReq/1024)
 	}
-	type trio struct{ a, b, c *result }
+	type trio struct{ a, b, c, d *result }
 	var concs []int
 	by := map[int]*trio{}
 	for i := range results {
@@ -320,15 +330,23 @@ func report(w io.Writer, results []result) {
 			t.b = r
 		case "gateway":
 			t.c = r
+		case "floor":
+			t.d = r
 		}
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "| connections | c/a req/s | c/b req/s (target ≥ %.1f) | p50 added by c over a (target ≤ %s at 1) |\n",
+	fmt.Fprintf(w, "| connections | c/a req/s | c/b req/s (target ≥ %.1f) | p50 added by c over a (target ≤ %s at 1) | c/d req/s | d/b req/s |\n",
 		targetProxyRatio, millis(targetAddedP50))
-	fmt.Fprintln(w, "|--:|--:|--:|--:|")
+	fmt.Fprintln(w, "|--:|--:|--:|--:|--:|--:|")
 	for _, c := range concs {
 		t := by[c]
-		ca, cb, added := "–", "–", "–"
+		ca, cb, added, cd, db := "–", "–", "–", "–", "–"
+		if t.c != nil && t.d != nil && t.d.RPS > 0 {
+			cd = fmt.Sprintf("%.2f", t.c.RPS/t.d.RPS)
+		}
+		if t.d != nil && t.b != nil && t.b.RPS > 0 {
+			db = fmt.Sprintf("%.2f", t.d.RPS/t.b.RPS)
+		}
 		if t.c != nil && t.a != nil && t.a.RPS > 0 {
 			ca = fmt.Sprintf("%.2f", t.c.RPS/t.a.RPS)
 		}
@@ -346,7 +364,7 @@ func report(w io.Writer, results []result) {
 				added += " " + verdict(d <= targetAddedP50)
 			}
 		}
-		fmt.Fprintf(w, "| %d | %s | %s | %s |\n", c, ca, cb, added)
+		fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %s |\n", c, ca, cb, added, cd, db)
 	}
 }
 

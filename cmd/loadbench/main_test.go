@@ -96,10 +96,10 @@ func TestRunIsBoundedByRequestCount(t *testing.T) {
 			t.Errorf("%s: %s errors\n%s", line, got, progress.String())
 		}
 	}
-	if rows != 6 {
-		t.Errorf("%d result rows, want 6 (3 targets × 2 concurrencies):\n%s", rows, out.String())
+	if rows != 8 {
+		t.Errorf("%d result rows, want 8 (4 targets × 2 concurrencies):\n%s", rows, out.String())
 	}
-	for _, want := range []string{"| 1 | ", "| 3 | ", "c/b req/s"} {
+	for _, want := range []string{"| 1 | ", "| 3 | ", "c/b req/s", "d/b req/s"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}

@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
@@ -126,6 +127,37 @@ func newProxy(base string) (*httputil.ReverseProxy, error) {
 		Transport:  tr,
 		BufferPool: newBufferPool(32 << 10),
 	}, nil
+}
+
+// newFloor is the least any gateway built on Echo and the gateway's vendor
+// HTTP client can cost: one route that forwards the body and the two headers
+// it was sent to the simulator and relays the answer, with no key check,
+// validation, limiter, mapping, log or metric. It is not a product path; it
+// shows how much of the gap between (c) and (b) is the gateway's own work.
+func newFloor(simBase string) http.Handler {
+	client := &http.Client{Transport: adapters.NewTransport()}
+	e := echo.New()
+	e.POST("/v1/customers", func(c echo.Context) error {
+		in := c.Request()
+		out, err := http.NewRequestWithContext(in.Context(), http.MethodPost, simBase+"/v1/customers", in.Body)
+		if err != nil {
+			return err
+		}
+		out.ContentLength = in.ContentLength
+		out.Header.Set("Authorization", in.Header.Get("Authorization"))
+		out.Header.Set("Content-Type", in.Header.Get("Content-Type"))
+		resp, err := client.Do(out)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return err
+		}
+		return c.Blob(resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	})
+	return e
 }
 
 // bufferPool implements httputil.BufferPool with a sync.Pool.
