@@ -3,6 +3,7 @@ package crm
 import (
 	"bytes"
 	"encoding/json"
+	"unicode/utf8"
 )
 
 // Opt is a field of a partial write. Its zero value is "absent" (leave the
@@ -43,7 +44,30 @@ func (o *Opt[T]) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	o.null = false
+	if s, ok := any(&o.value).(*string); ok {
+		if v, ok := plainString(b); ok {
+			*s = v
+			return nil
+		}
+	}
 	return json.Unmarshal(b, &o.value)
+}
+
+// plainString decodes a JSON string of printable ASCII without escapes,
+// which most customer fields are, without a second pass of json.Unmarshal
+// over bytes the decoder calling UnmarshalJSON has already checked; anything
+// else is left to json.Unmarshal.
+func plainString(b []byte) (string, bool) {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return "", false
+	}
+	in := b[1 : len(b)-1]
+	for _, c := range in {
+		if c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+			return "", false
+		}
+	}
+	return string(in), true
 }
 
 // MarshalJSON writes null for absent and null fields; use `omitzero` on the

@@ -30,7 +30,7 @@ type batchSchemas struct {
 }
 
 func (s *Server) batchSchemas(c echo.Context) (*batchSchemas, error) {
-	route := s.routes[c.Request().Method+" "+c.Path()]
+	route := s.route(c)
 	var req *openapi3.Schema
 	if route != nil && route.Operation.RequestBody != nil && route.Operation.RequestBody.Value != nil {
 		if mt := route.Operation.RequestBody.Value.Content.Get("application/json"); mt != nil && mt.Schema != nil {

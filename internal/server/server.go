@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/routers"
 	"github.com/labstack/echo/v4"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
@@ -80,7 +79,7 @@ type Server struct {
 	log     *zap.Logger
 	maxBody int64
 	ready   func(context.Context) Readiness
-	routes  map[string]*routers.Route
+	routes  map[routeKey]*route
 	metrics Metrics      // nil: none
 	tracer  trace.Tracer // nil: tracing off
 	// bulk jobs (jobs.go)

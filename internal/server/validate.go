@@ -32,18 +32,52 @@ func init() {
 	})
 }
 
-// routeTable maps "METHOD /echo/:path" to the spec operation it serves, so
+// routeKey is a route as Echo matched it: the method and the route's path
+// pattern ("/v1/connections/:connection/customers").
+type routeKey struct{ method, path string }
+
+// route is a spec operation with what validating a request for it needs,
+// computed once.
+type route struct {
+	*routers.Route
+	// check is the same route with its security requirements left out:
+	// validate checks the API key itself, first, so the validator need not.
+	check   *routers.Route
+	secured bool
+}
+
+// routeTable maps each Echo route to the spec operation it serves, so
 // validation reuses Echo's routing instead of matching the path again.
-func routeTable(spec *openapi3.T) map[string]*routers.Route {
-	table := map[string]*routers.Route{}
+func routeTable(spec *openapi3.T) map[routeKey]*route {
+	table := map[routeKey]*route{}
+	noSecurity := openapi3.NewSecurityRequirements()
 	for path, item := range spec.Paths.Map() {
 		echoPath := strings.NewReplacer("{", ":", "}", "").Replace(path)
 		for method, op := range item.Operations() {
-			table[method+" "+echoPath] = &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op}
+			r := &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op}
+			unsecured := *op
+			unsecured.Security = noSecurity
+			check := *r
+			check.Operation = &unsecured
+			table[routeKey{method, echoPath}] = &route{Route: r, check: &check, secured: secured(r)}
 		}
 	}
 	return table
 }
+
+// route returns the spec route Echo matched for c, or nil.
+func (s *Server) route(c echo.Context) *route {
+	return s.routes[routeKey{c.Request().Method, c.Path()}]
+}
+
+// validateOptions are the validator's options for every request whose body
+// is read whole; streamed bodies are checked item by item as they are read.
+var validateOptions, validateStreamedOptions = &openapi3filter.Options{
+	MultiError: true,
+	// Handlers decode the bytes they were sent, so a default the validator
+	// wrote back into a re-encoded body would be work for nothing.
+	SkipSettingDefaults: true,
+}, &openapi3filter.Options{MultiError: true, SkipSettingDefaults: true, ExcludeRequestBody: true}
 
 // Where validate leaves the request body and the caller's key for handlers.
 const (
@@ -59,11 +93,11 @@ const (
 func (s *Server) validate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		route := s.routes[req.Method+" "+c.Path()]
+		route := s.route(c)
 		if route == nil || selfValidated[route.Operation.OperationID] {
 			return next(c)
 		}
-		if secured(route) {
+		if route.secured {
 			key, err := s.keys.Authenticate(req.Header.Get(echo.HeaderAuthorization))
 			if err != nil {
 				return err
@@ -73,7 +107,7 @@ func (s *Server) validate(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			c.Set(apiKeyKey, key)
 		}
-		stream := s.streamBody(route, req) // a large batch: the handler streams it into a job
+		stream := s.streamBody(route.Route, req) // a large batch: the handler streams it into a job
 		if route.Operation.RequestBody != nil && !stream {
 			body, err := s.readBody(req)
 			if err != nil {
@@ -82,23 +116,25 @@ func (s *Server) validate(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Set(bodyKey, body)
 		}
 		c.Set(streamKey, stream)
-		params := map[string]string{}
-		for i, name := range c.ParamNames() {
-			params[name] = c.ParamValues()[i]
-		}
-		input := &openapi3filter.RequestValidationInput{
-			Request: req, PathParams: params, Route: route,
-			Options: &openapi3filter.Options{
-				MultiError:         true,
-				ExcludeRequestBody: stream,                                // checked item by item as it is read
-				AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, // done above
-			},
+		input := &openapi3filter.RequestValidationInput{Request: req, PathParams: pathParams(c), Route: route.check, Options: validateOptions}
+		if stream {
+			input.Options = validateStreamedOptions
 		}
 		if err := openapi3filter.ValidateRequest(req.Context(), input); err != nil {
 			return crm.Invalid("the request does not match the API schema", fieldErrors(err)...)
 		}
 		return next(c)
 	}
+}
+
+// pathParams are the path parameters Echo matched, by name.
+func pathParams(c echo.Context) map[string]string {
+	names, values := c.ParamNames(), c.ParamValues()
+	params := make(map[string]string, len(names))
+	for i, name := range names {
+		params[name] = values[i]
+	}
+	return params
 }
 
 // selfValidated are operations whose handler checks the request itself,
@@ -230,7 +266,7 @@ func (r *responseRecorder) WriteHeader(status int)      { r.status = status }
 func (s *Server) validateResponses(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		route := s.routes[req.Method+" "+c.Path()]
+		route := s.route(c)
 		if route == nil || streamed[route.Operation.OperationID] {
 			return next(c)
 		}
@@ -243,12 +279,8 @@ func (s *Server) validateResponses(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Error(err)
 		}
 		res.Writer = orig
-		params := map[string]string{}
-		for i, name := range c.ParamNames() {
-			params[name] = c.ParamValues()[i]
-		}
 		verr := openapi3filter.ValidateResponse(req.Context(), &openapi3filter.ResponseValidationInput{
-			RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
+			RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: pathParams(c), Route: route.Route},
 			Status:                 rec.status,
 			Header:                 rec.header,
 			Body:                   io.NopCloser(bytes.NewReader(rec.body.Bytes())),
