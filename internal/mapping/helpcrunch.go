@@ -26,7 +26,7 @@ var helpCrunchKeys = map[string]string{
 // sent as null, which HelpCrunch documents as "clear the value".
 func HelpCrunchWrite(f crm.Fields) (map[string]any, error) {
 	errs := refuseUnsupported(crm.VendorHelpCrunch, f, HelpCrunchFields)
-	obj := map[string]any{}
+	obj := make(map[string]any, len(helpCrunchKeys)+4) // sized once for every field it can hold
 	switch {
 	case f.Name.Present() && f.Name.IsNull():
 		obj["name"] = nil

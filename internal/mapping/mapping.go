@@ -44,7 +44,7 @@ func stringFields(f crm.Fields) [15]stringField {
 
 // present lists the JSON names of the fields set (or nulled) in f.
 func present(f crm.Fields) []string {
-	var names []string
+	names := make([]string, 0, 17) // every field: grown once, not five times
 	for _, sf := range stringFields(f) {
 		if sf.opt.Present() {
 			names = append(names, sf.name)

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -75,6 +76,9 @@ type Client struct {
 	// Tracer makes a span for each rate wait and each attempt, and sends
 	// W3C traceparent to the vendor; nil (tracing off) does neither.
 	Tracer trace.Tracer
+
+	policyOnce sync.Once
+	policyText string // RateLimit-Policy, rendered once
 }
 
 // Request is one vendor call.
@@ -244,18 +248,36 @@ func (c *Client) send(ctx context.Context, req Request) (*Response, error) {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	b, err := readAnswer(resp)
 	if err != nil {
 		return nil, fmt.Errorf("read %s answer: %w", c.Vendor, err)
 	}
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
 }
 
-func (c *Client) policy() string {
-	if c.Quota.Rate > 0 {
-		return c.Quota.Policy(c.Bucket)
+// readAnswer reads a vendor's answer, at most maxBody bytes. An answer that
+// declares its length is read into one buffer of that size rather than one
+// grown by doubling.
+func readAnswer(resp *http.Response) ([]byte, error) {
+	if n := resp.ContentLength; n > 0 && n <= maxBody {
+		b := make([]byte, n)
+		if _, err := io.ReadFull(resp.Body, b); err != nil {
+			return nil, err
+		}
+		return b, nil
 	}
-	return c.Limit.Policy(c.Bucket)
+	return io.ReadAll(io.LimitReader(resp.Body, maxBody))
+}
+
+func (c *Client) policy() string {
+	c.policyOnce.Do(func() {
+		if c.Quota.Rate > 0 {
+			c.policyText = c.Quota.Policy(c.Bucket)
+		} else {
+			c.policyText = c.Limit.Policy(c.Bucket)
+		}
+	})
+	return c.policyText
 }
 
 func (c *Client) logger() *zap.Logger {
