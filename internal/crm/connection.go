@@ -155,3 +155,32 @@ func CreateOne(ctx context.Context, c Connector, w CustomerWrite) (*Customer, er
 	}
 	return r.Customer, nil
 }
+
+// MapCreates prepares a batch for a vendor whose only customer write is a
+// create-or-merge matched by phone or email (Zenvia, NXCloud): an update
+// batch fails every item as unsupported, an item naming an id fails with
+// byID, and write maps the others. It returns the results with those
+// failures filled in, the mapped items to send, and index[k], the batch
+// position of sent[k].
+func MapCreates(b Batch, vendor string, byID error, write func(Fields) (map[string]any, error)) (results []ItemResult, sent []map[string]any, index []int) {
+	results = make([]ItemResult, len(b.Customers))
+	for i, item := range b.Customers {
+		var obj map[string]any
+		var err error
+		switch {
+		case b.Mode == ModeUpdate:
+			err = Unsupported(vendor, CapCustomerBatchUpdate)
+		case item.ID != "":
+			err = byID
+		default:
+			obj, err = write(item.Fields)
+		}
+		if err != nil {
+			results[i] = Failed(i, err)
+			continue
+		}
+		sent = append(sent, obj)
+		index = append(index, i)
+	}
+	return results, sent, index
+}

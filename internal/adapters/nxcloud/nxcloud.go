@@ -89,32 +89,16 @@ func mergeType(b crm.Batch) int {
 	}
 }
 
+// errByID refuses a batch item naming an id: NXCloud matches customers by
+// phone or email only.
+var errByID = crm.Invalid("nxcloud matches customers by phone or email, not by id",
+	crm.FieldError{Field: "id", Reason: "not supported by nxcloud"})
+
 // WriteBatch implements crm.Connector. NXCloud rejects a whole request for
 // one bad customer, so every item is validated before sending and invalid
 // ones fail alone.
 func (a *Adapter) WriteBatch(ctx context.Context, b crm.Batch) []crm.ItemResult {
-	results := make([]crm.ItemResult, len(b.Customers))
-	var sent []map[string]any
-	var index []int
-	for i, item := range b.Customers {
-		var err error
-		var obj map[string]any
-		switch {
-		case b.Mode == crm.ModeUpdate:
-			err = crm.Unsupported(crm.VendorNXCloud, crm.CapCustomerBatchUpdate)
-		case item.ID != "":
-			err = crm.Invalid("nxcloud matches customers by phone or email, not by id",
-				crm.FieldError{Field: "id", Reason: "not supported by nxcloud"})
-		default:
-			obj, err = mapping.NXCloudWrite(item.Fields)
-		}
-		if err != nil {
-			results[i] = crm.Failed(i, err)
-			continue
-		}
-		sent = append(sent, obj)
-		index = append(index, i)
-	}
+	results, sent, index := crm.MapCreates(b, crm.VendorNXCloud, errByID, mapping.NXCloudWrite)
 	if len(sent) == 0 {
 		return results
 	}

@@ -66,30 +66,14 @@ func (a *Adapter) UpdateCustomer(context.Context, string, crm.Fields) (*crm.Cust
 	return nil, crm.Unsupported(crm.VendorZenvia, crm.CapCustomerUpdate)
 }
 
+// errByID refuses a batch item naming an id: Zenvia matches customers by
+// phone or email only.
+var errByID = crm.Invalid("zenvia finds customers by phone or email, not by id",
+	crm.FieldError{Field: "id", Reason: "not supported by zenvia: send phone or email"})
+
 // WriteBatch implements crm.Connector.
 func (a *Adapter) WriteBatch(ctx context.Context, b crm.Batch) []crm.ItemResult {
-	results := make([]crm.ItemResult, len(b.Customers))
-	var sent []map[string]any
-	var index []int // index[k] is the batch position of sent[k]
-	for i, item := range b.Customers {
-		var err error
-		var obj map[string]any
-		switch {
-		case b.Mode == crm.ModeUpdate:
-			err = crm.Unsupported(crm.VendorZenvia, crm.CapCustomerBatchUpdate)
-		case item.ID != "":
-			err = crm.Invalid("zenvia finds customers by phone or email, not by id",
-				crm.FieldError{Field: "id", Reason: "not supported by zenvia: send phone or email"})
-		default:
-			obj, err = mapping.ZenviaWrite(item.Fields)
-		}
-		if err != nil {
-			results[i] = crm.Failed(i, err)
-			continue
-		}
-		sent = append(sent, obj)
-		index = append(index, i)
-	}
+	results, sent, index := crm.MapCreates(b, crm.VendorZenvia, errByID, mapping.ZenviaWrite)
 	if len(sent) == 0 {
 		return results
 	}
