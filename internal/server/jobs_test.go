@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,83 +10,23 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-
-	"github.com/crm-gateway/crm-gateway/internal/adapters"
-	"github.com/crm-gateway/crm-gateway/internal/auth"
 	"github.com/crm-gateway/crm-gateway/internal/config"
-	"github.com/crm-gateway/crm-gateway/internal/gateway"
-	"github.com/crm-gateway/crm-gateway/internal/jobs"
-	"github.com/crm-gateway/crm-gateway/internal/ratelimit"
 	"github.com/crm-gateway/crm-gateway/internal/server"
-	"github.com/crm-gateway/crm-gateway/internal/vendorsim"
 )
 
 // newJobStack is the test stack with bulk jobs in memory and their workers
 // running; maxBody is the server's body limit (and so the stream threshold).
 func newJobStack(t *testing.T, maxBody int64, tweak func(*config.Config)) *stack {
 	t.Helper()
-	sims := vendorsim.NewSet()
-	simSrv := httptest.NewServer(sims.Handler())
-	t.Cleanup(func() { simSrv.Close(); sims.Close() })
-	yaml := `
-api_keys:
-  - {name: admin, key: "${ADMIN_KEY}", connections: ["*"]}
-  - {name: zenvia-only, key: "${SCOPED_KEY}", connections: [zenvia]}
-connections:
-  helpcrunch:
-    vendor: helpcrunch
-    base_url: ${SIM}/helpcrunch/v1
-    credentials: {api_key: sandbox-helpcrunch-key}
-    limits: {requests: 6000, period: 1m}
-  zenvia:
-    vendor: zenvia
-    base_url: ${SIM}/zenvia
-    credentials: {token: sandbox-zenvia-token}
-  nxcloud:
-    vendor: nxcloud
-    base_url: ${SIM}/nxcloud
-    credentials: {access_key: sandbox-nx-ak, access_secret: sandbox-nx-secret, tenant_id: 144, app_key: sandbox-app}
-    limits: {requests: 6000, period: 1m}
-`
-	env := map[string]string{"ADMIN_KEY": adminKey, "SCOPED_KEY": scopedKey, "SIM": simSrv.URL}
-	cfg, err := config.Parse([]byte(yaml), func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tweak != nil {
-		tweak(cfg)
-	}
-	log := zap.NewNop()
-	deps := adapters.Deps{HTTP: &http.Client{Transport: adapters.NewTransport()}, Limiter: ratelimit.NewLocal(), Logger: log}
-	var conns []*gateway.Connection
-	for _, name := range cfg.ConnectionNames() {
-		c, err := adapters.Open(name, cfg.Connections[name], deps)
-		if err != nil {
-			t.Fatal(err)
+	return newStack(t, func(cfg *config.Config) {
+		// Jobs write thousands of items: budgets that never make these tests wait.
+		for _, name := range []string{"helpcrunch", "nxcloud"} {
+			cfg.Connections[name].Limits.Requests = 6000
 		}
-		conns = append(conns, c)
-	}
-	keys, err := auth.NewKeys([]auth.Spec{
-		{Name: "admin", Key: adminKey, Connections: []string{"*"}},
-		{Name: "zenvia-only", Key: scopedKey, Connections: []string{"zenvia"}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw := gateway.New(conns...)
-	svc := jobs.New(jobs.NewMemory(time.Hour), gw, jobs.Options{Workers: 4, Visibility: time.Second, Logger: log})
-	svc.Start()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = svc.Stop(ctx)
-	})
-	e, err := server.New(server.Options{Gateway: gw, Keys: keys, Logger: log, MaxBodyBytes: maxBody, ValidateResponses: true, Jobs: svc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &stack{e: e, sims: sims, cfg: cfg}
+		if tweak != nil {
+			tweak(cfg)
+		}
+	}, withJobs(), withServerOptions(func(o *server.Options) { o.MaxBodyBytes = maxBody }))
 }
 
 func nxBatch(n int, tag string) map[string]any {

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"github.com/crm-gateway/crm-gateway/internal/auth"
 	"github.com/crm-gateway/crm-gateway/internal/config"
 	"github.com/crm-gateway/crm-gateway/internal/gateway"
+	"github.com/crm-gateway/crm-gateway/internal/jobs"
 	"github.com/crm-gateway/crm-gateway/internal/metrics"
 	"github.com/crm-gateway/crm-gateway/internal/ratelimit"
 	"github.com/crm-gateway/crm-gateway/internal/server"
@@ -48,6 +50,7 @@ type stackOptions struct {
 	metrics *metrics.Metrics                // nil: no metrics, no /metrics
 	tracing trace.TracerProvider            // nil: tracing off
 	server  func(*server.Options)           // last changes to the server options
+	jobs    bool                            // bulk jobs in memory, their workers running
 }
 
 type stackOption func(*stackOptions)
@@ -63,6 +66,10 @@ func withMetrics(m *metrics.Metrics) stackOption { return func(o *stackOptions) 
 func withServerOptions(f func(*server.Options)) stackOption {
 	return func(o *stackOptions) { o.server = f }
 }
+
+// withJobs adds bulk jobs kept in memory, with their workers running until
+// the test ends.
+func withJobs() stackOption { return func(o *stackOptions) { o.jobs = true } }
 
 func withTracing(tp trace.TracerProvider) stackOption {
 	return func(o *stackOptions) { o.tracing = tp }
@@ -138,8 +145,19 @@ connections:
 	if err != nil {
 		t.Fatal(err)
 	}
-	sopts := server.Options{Gateway: gateway.New(conns...), Keys: keys, Logger: log,
+	gw := gateway.New(conns...)
+	sopts := server.Options{Gateway: gw, Keys: keys, Logger: log,
 		MaxBodyBytes: 64 << 10, ValidateResponses: true, Tracing: o.tracing}
+	if o.jobs {
+		svc := jobs.New(jobs.NewMemory(time.Hour), gw, jobs.Options{Workers: 4, Visibility: time.Second, Logger: log})
+		svc.Start()
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = svc.Stop(ctx)
+		})
+		sopts.Jobs = svc
+	}
 	if o.metrics != nil {
 		sopts.Metrics = o.metrics
 	}
