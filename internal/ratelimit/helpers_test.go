@@ -2,7 +2,9 @@ package ratelimit
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -77,4 +79,66 @@ func (c *fakeClock) Add(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
+}
+
+// admissions records when concurrent callers were admitted, as the times they "sent", and the
+// longest a decision took.
+type admissions struct {
+	mu     sync.Mutex
+	at     []time.Time
+	maxRTT time.Duration
+}
+
+// send reserves a token from lim, records the admission at the reserved time and sleeps until
+// then, or for pace if that is longer.
+func (a *admissions) send(ctx context.Context, lim Limiter, l Limit, maxWait, pace time.Duration) error {
+	t0 := time.Now()
+	r, err := lim.Reserve(ctx, "vendor", l, maxWait)
+	t1 := time.Now()
+	if err != nil || !r.OK {
+		return fmt.Errorf("Reserve = %+v, %v; want a reservation", r, err)
+	}
+	a.mu.Lock()
+	a.at = append(a.at, t1.Add(r.Delay))
+	a.maxRTT = max(a.maxRTT, t1.Sub(t0))
+	a.mu.Unlock()
+	time.Sleep(time.Until(t1.Add(max(r.Delay, pace))))
+	return nil
+}
+
+// checkWindows sorts the admissions and fails if any window of one period, shortened by the
+// longest decision (an admission is recorded up to that late), holds more than bound.
+func (a *admissions) checkWindows(t *testing.T, start time.Time, period time.Duration, bound int) {
+	t.Helper()
+	slices.SortFunc(a.at, func(x, y time.Time) int { return x.Compare(y) })
+	window := period - a.maxRTT
+	j := 0
+	for i := range a.at {
+		for j < len(a.at) && a.at[j].Sub(a.at[i]) < window {
+			j++
+		}
+		if j-i > bound {
+			t.Fatalf("%d admissions within %s starting %s after the start; at most %d allowed per %s",
+				j-i, window, a.at[i].Sub(start), bound, period)
+		}
+	}
+}
+
+// runCallers runs call(g) for g in [0, n) concurrently and fails the test with the first error.
+func runCallers(t *testing.T, n int, call func(g int) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for g := range n {
+		wg.Go(func() {
+			if err := call(g); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
 }

@@ -262,21 +262,10 @@ func TestLeasesReplicasNeverExceedLimit(t *testing.T) {
 		{"saturated", 0, 1.0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			start, admissions, maxRTT, decisions := runLeasingReplicas(t, l, tc.pace)
-			n := len(admissions)
-			window := l.Period - maxRTT
-			bound := l.Rate + l.Burst - 1 + leaseCap(l)
-			j := 0
-			for i := range admissions {
-				for j < n && admissions[j].Sub(admissions[i]) < window {
-					j++
-				}
-				if j-i > bound {
-					t.Fatalf("%d admissions within %s starting %s after the start; at most %d allowed",
-						j-i, window, admissions[i].Sub(start), bound)
-				}
-			}
-			elapsed := admissions[n-1].Sub(start)
+			start, adm, decisions := runLeasingReplicas(t, l, tc.pace)
+			adm.checkWindows(t, start, l.Period, l.Rate+l.Burst-1+leaseCap(l))
+			n := len(adm.at)
+			elapsed := adm.at[n-1].Sub(start)
 			if tc.pace == 0 {
 				// Not needlessly slow either: about the rate over the run.
 				if least := int(0.9 * float64(l.Rate) * elapsed.Seconds()); n < least {
@@ -286,63 +275,42 @@ func TestLeasesReplicasNeverExceedLimit(t *testing.T) {
 			if float64(decisions) > tc.saving*float64(n) {
 				t.Fatalf("%d shared decisions for %d admissions; want at most %.0f%%", decisions, n, 100*tc.saving)
 			}
-			t.Logf("%d admissions in %s from %d shared decisions, largest round trip %s", n, elapsed, decisions, maxRTT)
+			t.Logf("%d admissions in %s from %d shared decisions, largest round trip %s", n, elapsed, decisions, adm.maxRTT)
 		})
 	}
 }
 
 // runLeasingReplicas drives three leasing replicas of one real Redis bucket from 48 callers for
-// 2.5 s and returns when each admitted call was "sent", sorted.
-func runLeasingReplicas(t *testing.T, l Limit, pace time.Duration) (start time.Time, admissions []time.Time, maxRTT time.Duration, decisions int64) {
+// 2.5 s and returns when each admitted call was "sent" and how many shared decisions it took.
+func runLeasingReplicas(t *testing.T, l Limit, pace time.Duration) (time.Time, *admissions, int64) {
 	const (
 		replicas   = 3
 		goroutines = 48
 	)
 	prefix := testPrefix()
-	var counted atomic.Int64
+	var decisions atomic.Int64
 	limiters := make([]*Leases, replicas)
 	for i := range limiters {
 		redisLim := NewRedis(realRedis(t), WithKeyPrefix(prefix))
 		limiters[i] = NewLeases(&funcBatcher{
 			reserveN: func(ctx context.Context, key string, l Limit, maxWait time.Duration, n int) (Reservation, error) {
-				counted.Add(1)
+				decisions.Add(1)
 				return redisLim.ReserveN(ctx, key, l, maxWait, n)
 			},
 			block: redisLim.Block,
 		})
 	}
-	var (
-		mu   sync.Mutex
-		wg   sync.WaitGroup
-		errs = make(chan error, goroutines)
-	)
+	var adm admissions
 	ctx := context.Background()
-	start = time.Now()
+	start := time.Now()
 	stop := start.Add(2500 * time.Millisecond)
-	for g := range goroutines {
-		lim := limiters[g%replicas]
-		wg.Go(func() {
-			for time.Now().Before(stop) {
-				t0 := time.Now()
-				r, err := lim.Reserve(ctx, "vendor", l, time.Second)
-				t1 := time.Now()
-				if err != nil || !r.OK {
-					errs <- fmt.Errorf("Reserve = %+v, %v; want a reservation", r, err)
-					return
-				}
-				mu.Lock()
-				admissions = append(admissions, t1.Add(r.Delay))
-				maxRTT = max(maxRTT, t1.Sub(t0)-r.Delay)
-				mu.Unlock()
-				time.Sleep(time.Until(t1.Add(max(r.Delay, pace)))) // "send" at the admitted time
+	runCallers(t, goroutines, func(g int) error {
+		for time.Now().Before(stop) {
+			if err := adm.send(ctx, limiters[g%replicas], l, time.Second, pace); err != nil {
+				return err
 			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-	slices.SortFunc(admissions, func(a, b time.Time) int { return a.Compare(b) })
-	return start, admissions, maxRTT, counted.Load()
+		}
+		return nil
+	})
+	return start, &adm, decisions.Load()
 }
