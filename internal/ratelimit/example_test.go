@@ -74,3 +74,35 @@ func ExampleNewRedis() {
 	// ok=false remaining=0 retry-after=500ms
 	// RateLimit-Policy: "hc-main";q=120;w=60
 }
+
+func ExampleNewLeases() {
+	// Leases wrap the shared limiter (in production a Fallback over Redis; here an in-memory
+	// one that counts its decisions, with a clock that stands still so the output is exact).
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	shared := &countingBatcher{Batcher: ratelimit.NewLocal(ratelimit.WithClock(clock))}
+	lim := ratelimit.NewLeases(shared, ratelimit.WithClock(clock))
+
+	// 2,000/s refills 10 tokens per 5 ms hold: each lease holds up to 10 (half the burst of 20).
+	fast := ratelimit.Limit{Rate: 2000, Period: time.Second, Burst: 20}
+	admitted := 0
+	for range 25 {
+		if r, err := lim.Reserve(context.Background(), "nx", fast, 0); err == nil && r.OK {
+			admitted++
+		}
+	}
+	fmt.Printf("admitted %d of 25 (the burst), in %d shared decisions\n", admitted, shared.decisions)
+	// Output:
+	// admitted 20 of 25 (the burst), in 10 shared decisions
+}
+
+// countingBatcher counts the decisions its Batcher makes.
+type countingBatcher struct {
+	ratelimit.Batcher
+	decisions int
+}
+
+func (c *countingBatcher) ReserveN(ctx context.Context, key string, l ratelimit.Limit, maxWait time.Duration, n int) (ratelimit.Reservation, error) {
+	c.decisions++
+	return c.Batcher.ReserveN(ctx, key, l, maxWait, n)
+}
