@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -13,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/crm-gateway/crm-gateway/internal/redistest"
 )
 
 // idemAnswer is one answer of a gateway.
@@ -69,19 +68,7 @@ func TestIdempotencyAcrossReplicas(t *testing.T) {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	prefix := "crmgw-e2e-idem-" + hex.EncodeToString(b[:]) + ":"
-	t.Cleanup(func() {
-		opts, err := redis.ParseURL(redisURL())
-		if err != nil {
-			return
-		}
-		rdb := redis.NewClient(opts)
-		defer rdb.Close()
-		ctx := context.Background()
-		iter := rdb.Scan(ctx, 0, prefix+"*", 500).Iterator()
-		for iter.Next(ctx) {
-			rdb.Del(ctx, iter.Val())
-		}
-	})
+	redistest.DeleteKeys(t, redistest.Client(t), prefix+"*")
 	config := fmt.Sprintf(`
 redis: {url: %q, prefix: %q}
 api_keys: [{name: e2e, key: e2e-key, connections: ["*"]}]

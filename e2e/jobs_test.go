@@ -3,7 +3,6 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -19,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/crm-gateway/crm-gateway/internal/redistest"
 )
 
 // Bulk jobs through real gateway processes sharing Redis, in front of the
@@ -211,19 +210,7 @@ func suffix() string {
 
 // cleanRedis deletes the job store keys of a test's prefix when it ends.
 func cleanRedis(t *testing.T, prefix string) {
-	t.Cleanup(func() {
-		opts, err := redis.ParseURL(redisURL())
-		if err != nil {
-			return
-		}
-		rdb := redis.NewClient(opts)
-		defer rdb.Close()
-		ctx := context.Background()
-		iter := rdb.Scan(ctx, 0, "{"+prefix+"}*", 1000).Iterator()
-		for iter.Next(ctx) {
-			rdb.Del(ctx, iter.Val())
-		}
-	})
+	redistest.DeleteKeys(t, redistest.Client(t), "{"+prefix+"}*")
 }
 
 const nxCreds = `credentials: {access_key: sandbox-nx-ak, access_secret: sandbox-nx-secret, tenant_id: 144, app_key: sandbox-app}`

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/crm-gateway/crm-gateway/internal/redistest"
 )
 
 // buildBinaries compiles cmd/gateway and cmd/vendorsim once per test binary run.
@@ -39,12 +41,8 @@ func binary(t *testing.T, name string) string {
 	return filepath.Join(dir, name)
 }
 
-func redisURL() string {
-	if u := os.Getenv("REDIS_URL"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379/0"
-}
+// redisURL is the Redis the gateways under test share (redistest).
+func redisURL() string { return redistest.URL() }
 
 // proc is a running process whose output is scanned for a pattern.
 type proc struct {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -16,33 +15,12 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/crm-gateway/crm-gateway/internal/redistest"
 )
 
-// redisURL is the real Redis the tests use; CI starts one there.
-func redisURL() string {
-	if u := os.Getenv("REDIS_URL"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379/0"
-}
-
-// realRedis connects to the real Redis and fails the test, never skips it, when Redis does not
-// answer: CI starts Redis, so a silent skip would hide a broken pipeline.
-func realRedis(tb testing.TB) *redis.Client {
-	tb.Helper()
-	opt, err := redis.ParseURL(redisURL())
-	if err != nil {
-		tb.Fatalf("REDIS_URL %q: %v", redisURL(), err)
-	}
-	rdb := redis.NewClient(opt)
-	tb.Cleanup(func() { _ = rdb.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		tb.Fatalf("real Redis at %s did not answer PING: %v (start Redis there or set REDIS_URL)", redisURL(), err)
-	}
-	return rdb
-}
+// realRedis is the real Redis the tests share (redistest).
+func realRedis(tb testing.TB) *redis.Client { return redistest.Client(tb) }
 
 // testPrefix returns a key prefix no other test or test run uses: the real Redis is shared and is
 // never flushed.

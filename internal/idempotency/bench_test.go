@@ -8,28 +8,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/crm-gateway/crm-gateway/internal/redistest"
 )
 
 // benchStores are both stores; the Redis one under a fresh prefix.
 func benchStores(b *testing.B) map[string]store {
-	opts, err := redis.ParseURL(redisURL())
-	if err != nil {
-		b.Fatal(err)
-	}
-	rdb := redis.NewClient(opts)
-	if err := rdb.Ping(context.Background()).Err(); err != nil {
-		b.Fatalf("real Redis at %s: %v", redisURL(), err)
-	}
+	rdb := redistest.Client(b)
 	prefix := "idembench:" + newToken() + ":"
-	b.Cleanup(func() {
-		ctx := context.Background()
-		iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			rdb.Del(ctx, iter.Val())
-		}
-		_ = rdb.Close()
-	})
+	redistest.DeleteKeys(b, rdb, prefix+"*")
 	return map[string]store{"memory": NewMemory(), "redis": NewRedis(rdb, prefix)}
 }
 

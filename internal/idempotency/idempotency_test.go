@@ -7,13 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"reflect"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/crm-gateway/crm-gateway/internal/redistest"
 )
 
 // store is what the tests need of both implementations (the server declares
@@ -30,37 +31,13 @@ var (
 	_ store = (*Redis)(nil)
 )
 
-func redisURL() string {
-	if u := os.Getenv("REDIS_URL"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379/0"
-}
-
-// realRedis connects to the shared Redis and fails (never skips) when it does
-// not answer: CI starts Redis, and a silent skip would hide a broken pipeline.
-// The prefix is unique to the test and its keys are deleted afterwards.
+// realRedis is the shared real Redis (redistest) with a prefix unique to the
+// test, whose keys are deleted afterwards.
 func realRedis(t *testing.T) (*redis.Client, string) {
 	t.Helper()
-	opts, err := redis.ParseURL(redisURL())
-	if err != nil {
-		t.Fatalf("REDIS_URL %q: %v", redisURL(), err)
-	}
-	rdb := redis.NewClient(opts)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		t.Fatalf("real Redis at %s did not answer PING: %v (start Redis there or set REDIS_URL)", redisURL(), err)
-	}
+	rdb := redistest.Client(t)
 	prefix := "idemtest:" + newToken() + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		iter := rdb.Scan(ctx, 0, prefix+"*", 500).Iterator()
-		for iter.Next(ctx) {
-			rdb.Del(ctx, iter.Val())
-		}
-		_ = rdb.Close()
-	})
+	redistest.DeleteKeys(t, rdb, prefix+"*")
 	return rdb, prefix
 }
 

@@ -5,50 +5,26 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/crm-gateway/crm-gateway/internal/redistest"
 )
 
 // The store contract, run against Memory and against a real Redis
 // (REDIS_URL, default redis://127.0.0.1:6379/0). Each Redis test uses its
 // own key prefix and deletes its keys afterwards; nothing is flushed.
 
-func redisURL() string {
-	if u := os.Getenv("REDIS_URL"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379/0"
-}
-
 // newRedisStore fails the test (never skips it) when Redis is down.
 func newRedisStore(t *testing.T, retention time.Duration) (*Redis, redis.UniversalClient, string) {
 	t.Helper()
-	opts, err := redis.ParseURL(redisURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opts)
-	ctx := context.Background()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		t.Fatalf("Redis at %s is needed for this test: %v", redisURL(), err)
-	}
+	rdb := redistest.Client(t)
 	prefix := fmt.Sprintf("crmgw-test:%s:%s", strings.ReplaceAll(t.Name(), "/", "-"), randomHex(4))
-	t.Cleanup(func() {
-		iter := rdb.Scan(ctx, 0, "{"+prefix+"}*", 500).Iterator()
-		var keys []string
-		for iter.Next(ctx) {
-			keys = append(keys, iter.Val())
-		}
-		if len(keys) > 0 {
-			rdb.Del(ctx, keys...)
-		}
-		rdb.Close()
-	})
+	redistest.DeleteKeys(t, rdb, "{"+prefix+"}*")
 	return NewRedis(rdb, prefix, retention), rdb, prefix
 }
 

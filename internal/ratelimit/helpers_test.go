@@ -3,7 +3,6 @@ package ratelimit
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -12,33 +11,14 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/crm-gateway/crm-gateway/internal/redistest"
 )
 
-// redisURL is the real Redis the tests use; CI starts one there.
-func redisURL() string {
-	if u := os.Getenv("REDIS_URL"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379/0"
-}
-
-// realRedis connects to the real Redis and fails the test, never skips it, when Redis does not
-// answer: CI starts Redis, so a silent skip would hide a broken pipeline.
+// realRedis is the real Redis (redistest), with a connection per concurrent caller of the
+// benchmarks and replica tests.
 func realRedis(tb testing.TB) *redis.Client {
-	tb.Helper()
-	opt, err := redis.ParseURL(redisURL())
-	if err != nil {
-		tb.Fatalf("REDIS_URL %q: %v", redisURL(), err)
-	}
-	opt.PoolSize = 64
-	rdb := redis.NewClient(opt)
-	tb.Cleanup(func() { _ = rdb.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		tb.Fatalf("real Redis at %s did not answer PING: %v (start Redis there or set REDIS_URL)", redisURL(), err)
-	}
-	return rdb
+	return redistest.Client(tb, func(o *redis.Options) { o.PoolSize = 64 })
 }
 
 // testPrefix returns a key prefix no other test or test run uses, because the real Redis is
