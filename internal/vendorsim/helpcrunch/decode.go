@@ -64,21 +64,25 @@ func readObject(w http.ResponseWriter, r *http.Request) (map[string]any, bool) {
 
 var digitsRE = regexp.MustCompile(`^[0-9]+$`)
 
+// numberText is the text of a value sent as a JSON number or as a string,
+// the two forms the vendor accepts for numbers; ok is false for any other.
+func numberText(v any) (s string, ok bool) {
+	switch x := v.(type) {
+	case json.Number:
+		return x.String(), true
+	case string:
+		return x, true
+	}
+	return "", false
+}
+
 // parseID parses an identifier sent as a JSON integer or a string of digits
 // (the vendor's "numeric" type, after PHP's is_numeric). ok is false for
 // anything else. A numeric value too large for an int yields 0, which no
 // entity has, so it reads as "not found" rather than "not numeric".
 func parseID(v any) (id int, ok bool) {
-	var s string
-	switch x := v.(type) {
-	case json.Number:
-		s = x.String()
-	case string:
-		s = x
-	default:
-		return 0, false
-	}
-	if !digitsRE.MatchString(s) {
+	s, ok := numberText(v)
+	if !ok || !digitsRE.MatchString(s) {
 		return 0, false
 	}
 	n, err := strconv.Atoi(s)
@@ -91,13 +95,8 @@ func parseID(v any) (id int, ok bool) {
 // parseInt parses a paging parameter: a JSON integer or a string of an
 // optionally signed integer (query strings arrive as strings).
 func parseInt(v any) (int, bool) {
-	var s string
-	switch x := v.(type) {
-	case json.Number:
-		s = x.String()
-	case string:
-		s = x
-	default:
+	s, ok := numberText(v)
+	if !ok {
 		return 0, false
 	}
 	n, err := strconv.Atoi(s)
@@ -111,13 +110,8 @@ var timestampRE = regexp.MustCompile(`^([0-9]{1,12})(?:\.([0-9]+))?$`)
 // The fraction is parsed as decimal digits, not through a float, so
 // "1603885746.123" keeps exactly 123 ms.
 func parseTimestamp(v any) (time.Time, bool) {
-	var s string
-	switch x := v.(type) {
-	case json.Number:
-		s = x.String()
-	case string:
-		s = x
-	default:
+	s, ok := numberText(v)
+	if !ok {
 		return time.Time{}, false
 	}
 	m := timestampRE.FindStringSubmatch(s)

@@ -2,6 +2,7 @@ package helpcrunch
 
 import (
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -18,6 +19,35 @@ func (s *Sim) customerExists(id int) bool {
 	defer s.mu.Unlock()
 	_, ok := s.customers[id]
 	return ok
+}
+
+// readExisting resolves the {id} of a write and reads its JSON object body.
+// The entity is loaded before the body is validated, so an unknown id is a
+// 404 even with a bad body. ok is false once an error has been written.
+func (s *Sim) readExisting(w http.ResponseWriter, r *http.Request, arg string) (int, map[string]any, bool) {
+	id, ok := pathID(arg)
+	if !ok || !s.customerExists(id) {
+		writeErrors(w, http.StatusNotFound, errEntityNotFound)
+		return 0, nil, false
+	}
+	obj, ok := readObject(w, r)
+	return id, obj, ok
+}
+
+// modify applies change to customer id under the lock and answers the
+// customer as it now is, or 404 if it was deleted concurrently.
+func (s *Sim) modify(w http.ResponseWriter, id int, change func(*record)) {
+	s.mu.Lock()
+	rec, found := s.customers[id]
+	if !found {
+		s.mu.Unlock()
+		writeErrors(w, http.StatusNotFound, errEntityNotFound)
+		return
+	}
+	change(rec)
+	out := s.render(rec)
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, out)
 }
 
 // createCustomer serves POST /customers: no field is required.
@@ -81,14 +111,7 @@ func (s *Sim) mergeCustomer(w http.ResponseWriter, r *http.Request, arg string) 
 }
 
 func (s *Sim) updateCustomer(w http.ResponseWriter, r *http.Request, arg string, replace bool) {
-	// The entity is loaded before the body is validated, so an unknown id is
-	// a 404 even with a bad body.
-	id, ok := pathID(arg)
-	if !ok || !s.customerExists(id) {
-		writeErrors(w, http.StatusNotFound, errEntityNotFound)
-		return
-	}
-	obj, ok := readObject(w, r)
+	id, obj, ok := s.readExisting(w, r, arg)
 	if !ok {
 		return
 	}
@@ -98,21 +121,12 @@ func (s *Sim) updateCustomer(w http.ResponseWriter, r *http.Request, arg string,
 		writeErrors(w, http.StatusBadRequest, errs...)
 		return
 	}
-	s.mu.Lock()
-	rec, found := s.customers[id]
-	if !found {
-		// Deleted concurrently.
-		s.mu.Unlock()
-		writeErrors(w, http.StatusNotFound, errEntityNotFound)
-		return
-	}
-	if replace {
-		*rec = *newRecord(rec.id, rec.createdAt)
-	}
-	s.applyPatch(rec, p, s.now())
-	out := s.render(rec)
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, out)
+	s.modify(w, id, func(rec *record) {
+		if replace {
+			*rec = *newRecord(rec.id, rec.createdAt)
+		}
+		s.applyPatch(rec, p, s.now())
+	})
 }
 
 // deleteCustomer serves DELETE /customers/{id}, answering the plain-text
@@ -143,12 +157,7 @@ func (s *Sim) untagCustomer(w http.ResponseWriter, r *http.Request, arg string) 
 }
 
 func (s *Sim) changeTags(w http.ResponseWriter, r *http.Request, arg string, add bool) {
-	id, ok := pathID(arg)
-	if !ok || !s.customerExists(id) {
-		writeErrors(w, http.StatusNotFound, errEntityNotFound)
-		return
-	}
-	obj, ok := readObject(w, r)
+	id, obj, ok := s.readExisting(w, r, arg)
 	if !ok {
 		return
 	}
@@ -161,37 +170,18 @@ func (s *Sim) changeTags(w http.ResponseWriter, r *http.Request, arg string, add
 		writeErrors(w, http.StatusBadRequest, errs...)
 		return
 	}
-	s.mu.Lock()
-	rec, found := s.customers[id]
-	if !found {
-		s.mu.Unlock()
-		writeErrors(w, http.StatusNotFound, errEntityNotFound)
-		return
-	}
-	if add {
-		s.addTags(rec, tags.v)
-	} else {
-		// Untagging matches by name; a colour in the body is irrelevant and
-		// a tag the customer does not carry is ignored.
-		kept := rec.tags[:0:0]
-		for _, name := range rec.tags {
-			drop := false
-			for _, t := range tags.v {
-				if t.name == name {
-					drop = true
-					break
-				}
-			}
-			if !drop {
-				kept = append(kept, name)
-			}
+	s.modify(w, id, func(rec *record) {
+		if add {
+			s.addTags(rec, tags.v)
+		} else {
+			// Untagging matches by name; a colour in the body is irrelevant and
+			// a tag the customer does not carry is ignored.
+			rec.tags = slices.DeleteFunc(slices.Clone(rec.tags), func(name string) bool {
+				return slices.ContainsFunc(tags.v, func(t tagInput) bool { return t.name == name })
+			})
 		}
-		rec.tags = kept
-	}
-	rec.updatedAt = s.now()
-	out := s.render(rec)
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, out)
+		rec.updatedAt = s.now()
+	})
 }
 
 // batchUpdate serves PUT /customers/batch: 1..MaxBatch objects, each naming
