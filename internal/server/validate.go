@@ -70,14 +70,14 @@ func (s *Server) route(c echo.Context) *route {
 	return s.routes[routeKey{c.Request().Method, c.Path()}]
 }
 
-// validateOptions are the validator's options for every request whose body
-// is read whole; streamed bodies are checked item by item as they are read.
-var validateOptions, validateStreamedOptions = &openapi3filter.Options{
-	MultiError: true,
-	// Handlers decode the bytes they were sent, so a default the validator
-	// wrote back into a re-encoded body would be work for nothing.
-	SkipSettingDefaults: true,
-}, &openapi3filter.Options{MultiError: true, SkipSettingDefaults: true, ExcludeRequestBody: true}
+// The validator's options, shared by every request. Handlers decode the
+// bytes they were sent, so a default the validator wrote back into a
+// re-encoded body would be work for nothing (SkipSettingDefaults).
+var (
+	validateOptions = &openapi3filter.Options{MultiError: true, SkipSettingDefaults: true}
+	// Streamed bodies are checked item by item as they are read.
+	validateStreamedOptions = &openapi3filter.Options{MultiError: true, SkipSettingDefaults: true, ExcludeRequestBody: true}
+)
 
 // Where validate leaves the request body and the caller's key for handlers.
 const (
